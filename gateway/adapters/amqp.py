@@ -1,0 +1,88 @@
+"""The AMQP door: partners publish signed envelopes to the inbound exchange.
+
+A partner publishes to the fanout exchange ``{namespace}.inbound`` with
+``reply_to`` naming its own queue (and ideally a ``correlation_id``); the
+gateway runs the same pipeline as for HTTP and publishes the signed receipt to
+that queue with the same correlation id. The inbound message is acknowledged
+only after its receipt has been published (or, with no reply_to, after intake).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pika
+import pika.exceptions
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+
+from gateway.adapters.http import XML_TYPES
+from gateway.broker.connection import connect
+from gateway.errors import ErrorCode, Problem
+from gateway.pipeline import Outcome, Pipeline, Transport
+
+log = structlog.get_logger(__name__)
+
+
+class AmqpDoor:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        services = self.pipeline.services
+        broker = services.settings.broker
+        while not self._stopping.is_set():
+            connection = None
+            try:
+                connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-amqp-door")
+                channel = connection.channel()
+                services.topology.declare(channel)
+                channel.basic_qos(prefetch_count=broker.prefetch)
+                channel.basic_consume(services.topology.inbound_queue, self._on_message)
+                log.info("AMQP door consuming", queue=services.topology.inbound_queue)
+                while not self._stopping.is_set():
+                    connection.process_data_events(time_limit=0.5)
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("AMQP door lost the broker; reconnecting", error=repr(exc))
+                self._stopping.wait(1.0)
+            finally:
+                if connection is not None and connection.is_open:
+                    try:
+                        connection.close()
+                    except (pika.exceptions.AMQPError, OSError):
+                        pass
+
+    def stop(self, *_: object) -> None:
+        self._stopping.set()
+
+    def _on_message(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes) -> None:
+        if self._stopping.is_set():
+            return  # left unacknowledged: the broker requeues it when the connection closes
+        correlation_id = properties.correlation_id or properties.message_id
+        transport = Transport("amqp", correlation_id, properties.app_id)
+        outcome = self._intake(body, properties, transport)
+        if properties.reply_to:
+            delivered = self.pipeline.services.publisher().publish(
+                "",
+                properties.reply_to,
+                outcome.receipt,
+                correlation_id=correlation_id,
+                headers={"x-receipt-status": "accepted" if outcome.accepted else "rejected", "x-http-status": outcome.status},
+            )
+            if not delivered:
+                log.warning("receipt could not be delivered to reply_to", reply_to=properties.reply_to, correlation_id=correlation_id)
+        else:
+            log.info("inbound AMQP message had no reply_to; receipt kept in the store only", correlation_id=correlation_id)
+        channel.basic_ack(method.delivery_tag)
+
+    def _intake(self, body: bytes, properties: BasicProperties, transport: Transport) -> Outcome:
+        content_type = (properties.content_type or "").split(";")[0].strip().lower()
+        if content_type and content_type not in XML_TYPES:
+            problem = Problem(
+                ErrorCode.CONTENT_TYPE_UNSUPPORTED,
+                f"content type {properties.content_type!r} is not accepted; send application/xml",
+            )
+            return self.pipeline.refuse(transport, problem)
+        return self.pipeline.submit(body, transport)

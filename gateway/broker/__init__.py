@@ -1,0 +1,1 @@
+"""RabbitMQ: the topology, confirmed publishing, and the outbox relay."""

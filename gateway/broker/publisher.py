@@ -1,0 +1,112 @@
+"""Publishing with publisher confirms and `mandatory`, and failing fast while the broker is away.
+
+A `Publisher` belongs to one thread (pika connections are not thread-safe). When
+the broker cannot be reached it says so at once (returns False) and does not try
+again for `retry_after_s`, so that an outage costs requests nothing: their
+messages are already stored and the outbox relay publishes them later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import pika
+import pika.exceptions
+import structlog
+
+from gateway.broker.connection import connect
+
+log = structlog.get_logger(__name__)
+
+
+def message_headers(store_id: int | None, sender: str, document_type: str, function: str, digest: str) -> dict[str, object]:
+    """The AMQP headers an accepted message travels with (the workers find it in the store by them)."""
+    return {
+        "x-store-id": store_id,
+        "x-sender": sender,
+        "x-document-type": document_type,
+        "x-function": function,
+        "x-digest": digest,
+    }
+
+
+class Publisher:
+    def __init__(self, url: str, timeout_s: float = 5.0, retry_after_s: float = 1.0, name: str = "gateway-publisher"):
+        self._url = url
+        self._timeout_s = timeout_s
+        self._retry_after_s = retry_after_s
+        self._name = name
+        self._connection: pika.BlockingConnection | None = None
+        self._channel = None
+        self._down_until = 0.0
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+        headers: Mapping[str, object] | None = None,
+        reply_to: str | None = None,
+        content_type: str = "application/xml",
+    ) -> bool:
+        """Publish and wait for the broker's confirm; True only when the broker took the message."""
+        channel = self._open_channel()
+        if channel is None:
+            return False
+        properties = pika.BasicProperties(
+            content_type=content_type,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message_id,
+            correlation_id=correlation_id,
+            reply_to=reply_to,
+            headers=dict(headers or {}),
+            timestamp=int(time.time()),
+        )
+        try:
+            channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+            return True
+        except pika.exceptions.UnroutableError:
+            log.error("broker returned the message as unroutable", exchange=exchange, routing_key=routing_key)
+            return False
+        except pika.exceptions.NackError:
+            log.error("broker refused the message (nack)", exchange=exchange, routing_key=routing_key)
+            return False
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            self._fail(exc)
+            return False
+
+    def ready(self) -> bool:
+        """Whether the broker can be reached now (opening the connection if needed)."""
+        return self._open_channel() is not None
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except (pika.exceptions.AMQPError, OSError):
+                pass
+
+    def _open_channel(self):  # type: ignore[no-untyped-def]
+        if self._channel is not None and self._channel.is_open:
+            return self._channel
+        if time.monotonic() < self._down_until:
+            return None
+        self.close()
+        try:
+            self._connection = connect(self._url, self._timeout_s, self._name)
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            self._fail(exc)
+            return None
+        return self._channel
+
+    def _fail(self, exc: BaseException) -> None:
+        log.warning("broker unavailable", error=repr(exc), retry_after_s=self._retry_after_s)
+        self._down_until = time.monotonic() + self._retry_after_s
+        self.close()

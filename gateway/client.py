@@ -1,0 +1,144 @@
+"""The client side: preparing and signing envelopes, submitting them, and checking receipts.
+
+Used by `gateway sign`, `gateway submit`, the demo and the benchmark; a partner
+can use it as a reference client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from lxml import etree
+
+from gateway import xmlsafe
+from gateway.envelope import DSIG_NS, content_element, qname, read_header
+from gateway.errors import Rejected
+from gateway.receipts import RECEIPT_NS
+from gateway.signing.keys import SigningIdentity, der_of, load_certificates
+from gateway.signing.sign import serialize, sign_envelope
+from gateway.signing.trust import TrustStore
+from gateway.signing.verify import verify_envelope
+
+
+def load_envelope(path: Path) -> etree._Element:
+    """Read one of our own envelope files (samples, prepared messages) with the hardened parser."""
+    return xmlsafe.parse(path.read_bytes())
+
+
+def refresh(root: etree._Element, message_id: str | None = None, now: dt.datetime | None = None) -> etree._Element:
+    """Give an unsigned envelope a new messageId and sendDate (so it can be sent again as new)."""
+    header = root.find(qname("Header"))
+    if header is None:
+        raise ValueError("not an envelope: no Header")
+    header.find(f"{qname('Reference')}/{qname('messageId')}").text = message_id or str(uuid.uuid4())
+    moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    header.find(f"{qname('Subject')}/{qname('sendDate')}").text = moment.isoformat(timespec="seconds")
+    return root
+
+
+def is_signed(root: etree._Element) -> bool:
+    return root.find(f"{{{DSIG_NS}}}Signature") is not None
+
+
+def sign(root: etree._Element, identity: SigningIdentity) -> bytes:
+    return serialize(sign_envelope(root, identity))
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """What a receipt says, after its signature was checked."""
+
+    status: str  # ACCEPTED, DUPLICATE or REJECTED
+    function: str
+    received_message_id: str | None
+    digest: str
+    errors: tuple[tuple[str, str, str | None], ...]  # (code, message, location)
+    signer: str  # From/identity of the receipt
+    raw: bytes
+
+    @property
+    def accepted(self) -> bool:
+        return self.status != "REJECTED"
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _, _ in self.errors)
+
+
+class ReceiptError(Exception):
+    """A receipt that cannot be trusted or read."""
+
+
+def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der: bytes | None = None) -> ReceiptView:
+    """Verify a receipt's signature (and, when given, that the gateway's own certificate signed it)."""
+    try:
+        root = xmlsafe.parse(data)
+        verified = verify_envelope(root)
+    except Rejected as exc:
+        raise ReceiptError(f"the receipt's signature does not verify: {exc}") from None
+    if trust is not None:
+        problems = trust.check(verified.certificate_der, verified.intermediates)
+        if problems:
+            raise ReceiptError(f"the receipt's signer is not trusted: {problems[0].message}")
+    if gateway_certificate_der is not None and verified.certificate_der != gateway_certificate_der:
+        raise ReceiptError("the receipt is not signed with the gateway's registered certificate")
+    header = read_header(root)
+    receipt = content_element(root)
+    if receipt is None or receipt.tag != f"{{{RECEIPT_NS}}}Receipt":
+        raise ReceiptError("the response is not a receipt")
+
+    def text(parent: etree._Element, local: str) -> str | None:
+        found = parent.find(f"{{{RECEIPT_NS}}}{local}")
+        return found.text if found is not None else None
+
+    errors = tuple(
+        (text(error, "code") or "", text(error, "message") or "", text(error, "location"))
+        for error in receipt.iterfind(f"{{{RECEIPT_NS}}}errors/{{{RECEIPT_NS}}}error")
+    )
+    digest = receipt.find(f"{{{RECEIPT_NS}}}digest")
+    return ReceiptView(
+        status=text(receipt, "status") or "",
+        function=header.function,
+        received_message_id=text(receipt, "receivedMessageId"),
+        digest=text(digest, "value") if digest is not None else "",
+        errors=errors,
+        signer=header.sender.identity,
+        raw=data,
+    )
+
+
+@dataclass(frozen=True)
+class Submission:
+    http_status: int
+    receipt: bytes
+
+
+def post_http(url: str, body: bytes, session: requests.Session | None = None, timeout: float = 30.0) -> Submission:
+    sender = session or requests
+    response = sender.post(
+        url.rstrip("/") + "/v1/messages",
+        data=body,
+        headers={"Content-Type": "application/xml"},
+        timeout=timeout,
+    )
+    return Submission(response.status_code, response.content)
+
+
+def post_soap(url: str, body: bytes, version: str = "1.1") -> Submission:
+    """Submit through the SOAP door with zeep, driven by the gateway's own WSDL."""
+    import zeep
+
+    client = zeep.Client(url.rstrip("/") + "/soap?wsdl")
+    service = client.service if version == "1.1" else client.bind("GatewayService", "GatewaySoap12")
+    response = service.Submit(message=body)
+    return Submission(200, response.receipt)
+
+
+def certificate_der(certificate_file: Path) -> bytes:
+    """The DER of the first certificate in a PEM file (e.g. the gateway's, to pin receipts to it)."""
+    return der_of(load_certificates(certificate_file)[0])
+

@@ -1,0 +1,120 @@
+"""Configuration: one TOML file (plus parties.toml and routes.toml beside it) and the environment.
+
+Everything has a default, so `gateway serve` runs from a fresh checkout. The
+environment variables of DESIGN.md's interface contract override the file:
+GATEWAY_CONFIG, GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigurationError
+
+DEFAULT_CONFIG = Path("config/gateway.toml")
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+@dataclass(frozen=True)
+class GatewayIdentity:
+    identity: str = "VNECOMGW"
+    name: str = "Hệ thống TMĐT Hải quan Việt Nam"
+    country: str = "VN"
+    key_kind: str = "ec-p256"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    bind: str = "127.0.0.1:8080"
+    processes: int = 0  # 0: one per core
+    threads: int = 4
+    max_body_bytes: int = 10 * 1024 * 1024
+    timeout_s: int = 30
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    url: str = DEFAULT_AMQP_URL
+    namespace: str = "gateway"
+    prefetch: int = 32
+    max_attempts: int = 5
+    publish_timeout_s: float = 5.0
+    relay_interval_s: float = 2.0
+    relay_grace_s: float = 10.0
+    relay_batch: int = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, resolved: paths are absolute, URLs are final."""
+
+    config_dir: Path
+    var_dir: Path
+    pki_dir: Path
+    db_url: str
+    gateway: GatewayIdentity = field(default_factory=GatewayIdentity)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    trust_anchors: tuple[Path, ...] = ()
+    clock_skew: dt.timedelta = dt.timedelta(minutes=5)
+    schema_packs: tuple[Path, ...] = ()
+    parties_file: Path = Path("parties.toml")
+    routes_file: Path = Path("routes.toml")
+    log_format: str = "json"
+    log_level: str = "info"
+
+    def party_key(self, identity: str) -> Path:
+        return self.pki_dir / f"{identity}.key.pem"
+
+    def party_cert(self, identity: str) -> Path:
+        return self.pki_dir / f"{identity}.cert.pem"
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the configuration file named by `path`, GATEWAY_CONFIG, or config/gateway.toml."""
+    env = dict(os.environ if environ is None else environ)
+    config_path = Path(path or env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG).resolve()
+    raw: dict[str, Any] = {}
+    if config_path.exists():
+        with config_path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    elif path or env.get("GATEWAY_CONFIG"):
+        raise ConfigurationError(f"configuration file {config_path} does not exist")
+    config_dir = config_path.parent
+    paths = raw.get("paths", {})
+    var_dir = Path(env.get("GATEWAY_VAR_DIR") or paths.get("var", "var")).resolve()
+    pki_dir = Path(env.get("GATEWAY_PKI_DIR") or paths.get("pki") or var_dir / "pki").resolve()
+    db_url = env.get("GATEWAY_DB_URL") or raw.get("store", {}).get("url") or f"sqlite:///{var_dir / 'gateway.db'}"
+
+    def relative(value: str) -> Path:
+        text = value.replace("{pki}", str(pki_dir)).replace("{config}", str(config_dir))
+        candidate = Path(text)
+        return candidate if candidate.is_absolute() else (config_dir / candidate).resolve()
+
+    trust = raw.get("trust", {})
+    broker = {**raw.get("broker", {}), "url": env.get("GATEWAY_AMQP_URL") or raw.get("broker", {}).get("url", DEFAULT_AMQP_URL)}
+    logging = raw.get("logging", {})
+    try:
+        return Settings(
+            config_dir=config_dir,
+            var_dir=var_dir,
+            pki_dir=pki_dir,
+            db_url=db_url,
+            gateway=GatewayIdentity(**raw.get("gateway", {})),
+            http=HttpSettings(**raw.get("http", {})),
+            broker=BrokerSettings(**broker),
+            trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
+            clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
+            schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
+            parties_file=relative(raw.get("registry", {}).get("parties", "parties.toml")),
+            routes_file=relative(raw.get("registry", {}).get("routes", "routes.toml")),
+            log_format=env.get("GATEWAY_LOG_FORMAT") or logging.get("format", "json"),
+            log_level=env.get("GATEWAY_LOG_LEVEL") or logging.get("level", "info"),
+        )
+    except TypeError as exc:
+        raise ConfigurationError(f"{config_path}: {exc}") from None

@@ -1,0 +1,93 @@
+"""The gateway's error catalogue and its exceptions.
+
+Every code here is part of the public interface: it appears in signed rejection
+receipts, in the README and in conformance expectations. Add codes freely, never
+rename or reuse one.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ErrorCode(enum.Enum):
+    """A stable rejection code and the HTTP status it maps to."""
+
+    def __init__(self, status: int, summary: str) -> None:
+        self.status = status
+        self.summary = summary
+
+    # Transport (the door)
+    REQUEST_EMPTY = (400, "the request has no body")
+    REQUEST_TOO_LARGE = (413, "the body is larger than the configured limit")
+    CONTENT_TYPE_UNSUPPORTED = (415, "the content type is not accepted by this door")
+    # XML
+    XML_MALFORMED = (400, "the body is not well-formed XML")
+    XML_ENCODING = (400, "the body is not UTF-8 encoded XML")
+    XML_DTD_FORBIDDEN = (400, "a document type declaration (DTD) is not allowed")
+    XML_FORBIDDEN_CONSTRUCT = (400, "processing instructions and entity references are not allowed")
+    XML_LIMIT_EXCEEDED = (400, "the document is nested too deeply or has too large a node")
+    # Envelope
+    ENVELOPE_INVALID = (400, "the document is not a gateway envelope")
+    DOCUMENT_TYPE_UNKNOWN = (422, "the document type is not in the catalogue")
+    FUNCTION_NOT_ALLOWED = (422, "the function code is not allowed for this document type")
+    RECIPIENT_UNKNOWN = (422, "the message is not addressed to this gateway")
+    # Signature and trust
+    SIGNATURE_MISSING = (403, "the envelope is not signed")
+    SIGNATURE_MULTIPLE = (403, "the document carries more than one signature")
+    SIGNATURE_MISPLACED = (403, "the signature is not a direct child of the envelope")
+    SIGNATURE_PROFILE = (403, "the signature does not follow the gateway's signature profile")
+    SIGNATURE_ALGORITHM = (403, "a signature, digest or canonicalisation algorithm is not allowed")
+    SIGNATURE_DIGEST_MISMATCH = (403, "the signed content was changed after signing")
+    SIGNATURE_INVALID = (403, "the signature value does not verify")
+    KEY_TOO_WEAK = (403, "the signing key is weaker than allowed")
+    CERTIFICATE_MISSING = (403, "the signature does not carry an X.509 certificate")
+    CERTIFICATE_INVALID = (403, "the certificate cannot be read")
+    CERTIFICATE_UNTRUSTED = (403, "the certificate does not chain to a trust anchor")
+    CERTIFICATE_EXPIRED = (403, "the certificate is not valid at this time")
+    CERTIFICATE_NOT_REGISTERED = (403, "the certificate is not registered to the sending party")
+    PARTY_UNKNOWN = (403, "the sending party is not registered")
+    PARTY_SUSPENDED = (403, "the sending party is suspended")
+    # Authorisation
+    ROLE_NOT_PERMITTED = (403, "the sender's roles do not allow this document type")
+    # Schema
+    ENVELOPE_SCHEMA_INVALID = (422, "the envelope does not conform to its schema")
+    PAYLOAD_SCHEMA_INVALID = (422, "the payload does not conform to its document schema")
+    # Record
+    DUPLICATE_CONFLICT = (409, "this message id was already used for different content")
+    # Availability
+    STORE_UNAVAILABLE = (503, "the message store is unavailable; send again later")
+    INTERNAL_ERROR = (500, "the gateway failed to process the message; send again later")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a message: a stable code, a message, and where it is."""
+
+    code: ErrorCode
+    message: str
+    location: str | None = None
+
+
+class Rejected(Exception):
+    """Raised by a stage that found the message unacceptable; carries every problem found."""
+
+    def __init__(self, *problems: Problem) -> None:
+        if not problems:
+            raise ValueError("a rejection needs at least one problem")
+        super().__init__("; ".join(f"{p.code.name}: {p.message}" for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def of(cls, code: ErrorCode, message: str | None = None, location: str | None = None) -> Rejected:
+        return cls(Problem(code, message or code.summary, location))
+
+    @property
+    def status(self) -> int:
+        """The HTTP status for the rejection: the most significant of its problems' statuses."""
+        return max(p.code.status for p in self.problems)
+
+
+class ConfigurationError(Exception):
+    """The gateway's configuration is inconsistent; raised at start-up, never per message."""

@@ -1,0 +1,349 @@
+"""The intake pipeline: one ordered list of named stages, the same for every door.
+
+    parse -> envelope -> verify -> authorise -> validate -> receipt -> record -> publish
+
+Each stage is a plain function of the message in flight (`Intake`) and the
+gateway's services; it either enriches the intake or raises `Rejected` with
+every problem it found. The doors (gateway/adapters) read the body within the
+size limit and hand it to `Pipeline.submit`; whatever happens, they get back a
+signed receipt and an HTTP status that fits it.
+
+The acceptance receipt is built and signed *before* the message is recorded so
+that it is stored in the same transaction: an identical resend then gets back
+exactly the receipt the sender got the first time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import structlog
+from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway import metrics, xmlsafe
+from gateway.envelope import Header, claimed_sender, content_element, read_header
+from gateway.broker.publisher import message_headers
+from gateway.errors import ErrorCode, Problem, Rejected
+from gateway.parties import Party
+from gateway.receipts import Receipt
+from gateway.schemas.registry import DocumentType
+from gateway.services import Services
+from gateway.signing.keys import fingerprint
+from gateway.signing.verify import VerifiedSignature, verify_envelope
+from gateway.store.messages import NewMessage, Recorded
+from routing.table import Route
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """What the door knows about how the message arrived."""
+
+    door: str  # "http", "soap" or "amqp"
+    correlation_id: str | None = None
+    peer: str | None = None
+
+
+@dataclass
+class Intake:
+    """A message in flight through the pipeline."""
+
+    body: bytes
+    transport: Transport
+    received_at: dt.datetime
+    digest: bytes
+    root: etree._Element | None = None
+    header: Header | None = None
+    document: DocumentType | None = None
+    signature: VerifiedSignature | None = None
+    party: Party | None = None
+    route: Route | None = None
+    receipt: Receipt | None = None
+    recorded: Recorded | None = None
+    published: bool = False
+
+    @property
+    def correlation_id(self) -> str:
+        return self.transport.correlation_id or (self.header.message_id if self.header else "") or self.digest.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a door sends back."""
+
+    status: int
+    receipt: bytes
+    accepted: bool
+    message_id: str | None = None
+    codes: tuple[str, ...] = ()
+    duplicate: bool = False
+
+
+StageFunction = Callable[[Intake, Services], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    run: StageFunction
+
+
+# --- the stages -------------------------------------------------------------
+
+
+def parse(intake: Intake, services: Services) -> None:
+    if not intake.body:
+        raise Rejected.of(ErrorCode.REQUEST_EMPTY)
+    if len(intake.body) > services.settings.http.max_body_bytes:
+        raise Rejected(too_large(len(intake.body), services.settings.http.max_body_bytes))
+    intake.root = xmlsafe.parse(intake.body)
+
+
+def envelope(intake: Intake, services: Services) -> None:
+    assert intake.root is not None
+    header = read_header(intake.root)
+    intake.header = header
+    document = services.schemas.get(header.document_type)
+    if document is None:
+        raise Rejected.of(
+            ErrorCode.DOCUMENT_TYPE_UNKNOWN,
+            f"document type {header.document_type!r} is not in the catalogue",
+            "/Envelope/Header/Subject/documentType",
+        )
+    if header.function not in document.functions:
+        raise Rejected.of(
+            ErrorCode.FUNCTION_NOT_ALLOWED,
+            f"function {header.function!r} is not allowed for {document.name}; "
+            f"allowed: {', '.join(sorted(document.functions))}",
+            "/Envelope/Header/Subject/function",
+        )
+    intake.document = document
+
+
+def verify(intake: Intake, services: Services) -> None:
+    assert intake.root is not None and intake.header is not None
+    party = services.parties.get(intake.header.sender.identity)
+    fallback = tuple(party.certificates.values()) if party else ()
+    signature = verify_envelope(intake.root, fallback)
+    problems: list[Problem] = []
+    if party is None:
+        problems.append(
+            Problem(ErrorCode.PARTY_UNKNOWN, f"party {intake.header.sender.identity!r} is not registered", "/Envelope/Header/From/identity")
+        )
+    elif not party.active:
+        problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}"))
+    problems.extend(services.trust.check(signature.certificate_der, signature.intermediates))
+    if party is not None:
+        print_ = fingerprint(signature.certificate)
+        if print_ not in party.certificates:
+            owner = services.parties.owner_of(print_)
+            whose = f"it is registered to party {owner.identity!r}" if owner else "it is not registered to any party"
+            problems.append(
+                Problem(
+                    ErrorCode.CERTIFICATE_NOT_REGISTERED,
+                    f"the signing certificate ({signature.certificate.subject.rfc4514_string()}) is not "
+                    f"registered to {party.identity!r}; {whose}",
+                    "/Envelope/Signature/KeyInfo",
+                )
+            )
+    if problems:
+        raise Rejected(*problems)
+    intake.signature, intake.party = signature, party
+    # From here on only the verified tree is used: the one reference covers all of it.
+    intake.root = signature.root
+
+
+def authorise(intake: Intake, services: Services) -> None:
+    assert intake.header is not None and intake.party is not None and intake.document is not None
+    problems = []
+    if intake.header.recipient.identity != services.settings.gateway.identity:
+        problems.append(
+            Problem(
+                ErrorCode.RECIPIENT_UNKNOWN,
+                f"the message is addressed to {intake.header.recipient.identity!r}, "
+                f"this gateway is {services.settings.gateway.identity!r}",
+                "/Envelope/Header/To/identity",
+            )
+        )
+    if not intake.party.roles & intake.document.senders:
+        problems.append(
+            Problem(
+                ErrorCode.ROLE_NOT_PERMITTED,
+                f"party {intake.party.identity!r} has roles {sorted(intake.party.roles)}; "
+                f"{intake.document.name} may be sent by {sorted(intake.document.senders)}",
+                "/Envelope/Header/Subject/documentType",
+            )
+        )
+    if problems:
+        raise Rejected(*problems)
+
+
+def validate(intake: Intake, services: Services) -> None:
+    assert intake.root is not None and intake.document is not None
+    problems = services.schemas.validate_envelope(intake.root)
+    problems += services.schemas.validate_payload(intake.document, content_element(intake.root))
+    if problems:
+        raise Rejected(*problems)
+
+
+def receipt(intake: Intake, services: Services) -> None:
+    assert intake.header is not None
+    intake.route = services.routes.route_for(intake.header.document_type, intake.header.function)
+    if intake.route is None:  # the start-up check makes this a configuration fault, never the sender's
+        raise Rejected.of(ErrorCode.INTERNAL_ERROR, f"no route for {intake.header.document_type}/{intake.header.function}")
+    intake.receipt = services.receipts.acceptance(intake.header, intake.digest, intake.received_at)
+
+
+def record(intake: Intake, services: Services) -> None:
+    assert intake.header is not None and intake.receipt is not None and intake.route is not None
+    header = intake.header
+    try:
+        intake.recorded = services.store.record(
+            NewMessage(
+                sender=header.sender.identity,
+                message_id=header.message_id,
+                recipient=header.recipient.identity,
+                document_type=header.document_type,
+                function=header.function,
+                reference=header.reference,
+                pre_reference=header.pre_reference,
+                correlation_id=intake.correlation_id[:128],
+                door=intake.transport.door,
+                digest=intake.digest.hex(),
+                body=intake.body,
+                receipt=intake.receipt.body,
+                route=intake.route.name,
+            ),
+            intake.received_at,
+        )
+    except SQLAlchemyError as exc:
+        log.error("store unavailable", error=repr(exc))
+        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+    if intake.recorded.conflict:
+        raise Rejected.of(
+            ErrorCode.DUPLICATE_CONFLICT,
+            f"message id {header.message_id} from {header.sender.identity} was already received "
+            "with different content",
+            "/Envelope/Header/Reference/messageId",
+        )
+
+
+def publish(intake: Intake, services: Services) -> None:
+    assert intake.recorded is not None and intake.header is not None and intake.route is not None
+    if not intake.recorded.new:
+        return  # an identical resend: the original is (or will be) on its way already
+    header = intake.header
+    intake.published = services.publisher().publish(
+        services.topology.messages_exchange,
+        intake.route.name,
+        intake.body,
+        message_id=header.message_id,
+        correlation_id=intake.correlation_id,
+        headers=message_headers(
+            intake.recorded.pk, header.sender.identity, header.document_type, header.function, intake.digest.hex()
+        ),
+    )
+    if intake.published:
+        services.confirmations.confirmed(intake.recorded.pk)
+    else:
+        log.warning("broker did not confirm; message left to the outbox relay")
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage("parse", parse),
+    Stage("envelope", envelope),
+    Stage("verify", verify),
+    Stage("authorise", authorise),
+    Stage("validate", validate),
+    Stage("receipt", receipt),
+    Stage("record", record),
+    Stage("publish", publish),
+)
+
+
+# --- running them -----------------------------------------------------------
+
+
+class Pipeline:
+    def __init__(self, services: Services, stages: Sequence[Stage] = DEFAULT_STAGES) -> None:
+        self.services = services
+        self.stages = tuple(stages)
+
+    def replacing(self, name: str, run: StageFunction) -> Pipeline:
+        """The same pipeline with one stage replaced (for tests that break a stage on purpose)."""
+        if name not in {stage.name for stage in self.stages}:
+            raise KeyError(name)
+        return Pipeline(self.services, [replace(s, run=run) if s.name == name else s for s in self.stages])
+
+    def submit(self, body: bytes, transport: Transport) -> Outcome:
+        """Run every stage; always returns a signed receipt."""
+        started = time.perf_counter()
+        intake = Intake(body, transport, dt.datetime.now(dt.timezone.utc), hashlib.sha256(body).digest())
+        bound = log.bind(door=transport.door, correlation_id=transport.correlation_id, digest=intake.digest.hex())
+        stage_name = "start"
+        try:
+            for stage in self.stages:
+                stage_name = stage.name
+                stage.run(intake, self.services)
+                if stage.name == "envelope" and intake.header:
+                    bound = bound.bind(message_id=intake.header.message_id, sender=intake.header.sender.identity, document_type=intake.header.document_type)
+        except Rejected as rejection:
+            outcome = self._reject(intake, rejection.problems, rejection.status)
+            bound.info("message rejected", stage=stage_name, codes=list(outcome.codes))
+        except Exception:
+            bound.exception("pipeline failed", stage=stage_name)
+            outcome = self._reject(intake, (Problem(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.summary),), 500)
+        else:
+            outcome = self._accept(intake)
+            bound.info(
+                "message accepted" if not outcome.duplicate else "identical resend answered with the original receipt",
+                published=intake.published,
+            )
+        metrics.observe_intake(transport.door, outcome, time.perf_counter() - started)
+        return outcome
+
+    def refuse(self, transport: Transport, problem: Problem, body: bytes = b"") -> Outcome:
+        """A signed rejection for a message the door refused before reading it (size, content type)."""
+        intake = Intake(body, transport, dt.datetime.now(dt.timezone.utc), hashlib.sha256(body).digest())
+        outcome = self._reject(intake, (problem,), problem.code.status)
+        log.info("message refused at the door", door=transport.door, codes=list(outcome.codes))
+        metrics.observe_intake(transport.door, outcome, 0.0)
+        return outcome
+
+    def _accept(self, intake: Intake) -> Outcome:
+        assert intake.recorded is not None and intake.receipt is not None and intake.header is not None
+        duplicate = not intake.recorded.new
+        receipt_body = intake.recorded.receipt if duplicate and intake.recorded.receipt else intake.receipt.body
+        return Outcome(200, receipt_body, True, intake.header.message_id, duplicate=duplicate)
+
+    def _reject(self, intake: Intake, problems: tuple[Problem, ...], status: int) -> Outcome:
+        header = intake.header
+        sender = header.sender if header else claimed_sender(intake.root)
+        built = self.services.receipts.rejection(header, sender, intake.digest, intake.received_at, problems)
+        codes = tuple(dict.fromkeys(p.code.name for p in problems))
+        try:
+            self.services.store.record_rejection(
+                received_at=intake.received_at,
+                door=intake.transport.door,
+                sender=sender.identity if sender else None,
+                message_id=header.message_id if header else None,
+                document_type=header.document_type if header else None,
+                correlation_id=intake.transport.correlation_id,
+                digest=intake.digest.hex(),
+                problems=problems,
+                body=intake.body if len(intake.body) <= self.services.settings.http.max_body_bytes else None,
+                receipt=built.body,
+            )
+        except SQLAlchemyError:
+            log.warning("could not record the rejection", exc_info=True)
+        return Outcome(status, built.body, False, header.message_id if header else None, codes)
+
+
+def too_large(size: int, limit: int) -> Problem:
+    return Problem(ErrorCode.REQUEST_TOO_LARGE, f"the body has {size} bytes; the limit is {limit}")

@@ -1,0 +1,1 @@
+"""Document schemas: the built-in catalogue, operator schema packs, and validation."""

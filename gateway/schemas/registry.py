@@ -1,0 +1,132 @@
+"""The schema registry: every document type the gateway knows, compiled once at start-up.
+
+Document types come from schema packs: a directory with a ``pack.toml`` (or the
+built-in ``catalogue.toml``) listing ``[[document]]`` entries. Adding a document
+type is configuration only: drop in the XSD files, name the root element and
+the roles that may send it.
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.errors import ConfigurationError, ErrorCode, Problem
+
+BUILTIN_PACK = Path(__file__).parent / "catalogue.toml"
+ENVELOPE_XSD = Path(__file__).parent / "xsd" / "envelope.xsd"
+PACK_FILE = "pack.toml"
+MAX_ERRORS = 100
+
+
+@dataclass
+class Schema:
+    """A compiled XSD; validation is serialised per schema because lxml validators keep state."""
+
+    path: Path
+    _compiled: etree.XMLSchema = field(repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def compile(cls, path: Path) -> Schema:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+        try:
+            return cls(path, etree.XMLSchema(etree.parse(str(path), parser)))
+        except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+            raise ConfigurationError(f"schema {path} cannot be compiled: {exc}") from None
+
+    def problems(self, element: etree._Element, code: ErrorCode) -> list[Problem]:
+        with self._lock:
+            if self._compiled.validate(element):
+                return []
+            entries = list(self._compiled.error_log)[:MAX_ERRORS]
+        return [Problem(code, entry.message, _location(entry)) for entry in entries]
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    """One entry of the catalogue."""
+
+    name: str
+    root: str  # Clark name of the payload's root element
+    schema: Schema
+    senders: frozenset[str]
+    functions: frozenset[str]
+    pack: Path
+
+
+class SchemaRegistry:
+    def __init__(self, envelope: Schema, documents: dict[str, DocumentType]) -> None:
+        self.envelope = envelope
+        self.documents = documents
+
+    @classmethod
+    def load(cls, packs: Iterable[Path] = ()) -> SchemaRegistry:
+        """Compile the envelope schema, the built-in catalogue and every extra pack."""
+        documents: dict[str, DocumentType] = {}
+        for pack_file in (BUILTIN_PACK, *(_pack_file(p) for p in packs)):
+            for document in _read_pack(pack_file):
+                if document.name in documents:
+                    raise ConfigurationError(
+                        f"document type {document.name} is defined in both "
+                        f"{documents[document.name].pack} and {pack_file}"
+                    )
+                documents[document.name] = document
+        return cls(Schema.compile(ENVELOPE_XSD), documents)
+
+    def get(self, document_type: str) -> DocumentType | None:
+        return self.documents.get(document_type)
+
+    def validate_envelope(self, root: etree._Element) -> list[Problem]:
+        return self.envelope.problems(root, ErrorCode.ENVELOPE_SCHEMA_INVALID)
+
+    def validate_payload(self, document: DocumentType, payload: etree._Element | None) -> list[Problem]:
+        if payload is None:
+            return [Problem(ErrorCode.PAYLOAD_SCHEMA_INVALID, "Body/Content must hold exactly one element", "/Envelope/Body/Content")]
+        if payload.tag != document.root:
+            return [
+                Problem(
+                    ErrorCode.PAYLOAD_SCHEMA_INVALID,
+                    f"Content holds {payload.tag}, but documentType {document.name} needs {document.root}",
+                    payload.getroottree().getpath(payload),
+                )
+            ]
+        return document.schema.problems(payload, ErrorCode.PAYLOAD_SCHEMA_INVALID)
+
+
+def _pack_file(path: Path) -> Path:
+    return path / PACK_FILE if path.is_dir() else path
+
+
+def _read_pack(pack_file: Path) -> list[DocumentType]:
+    try:
+        with pack_file.open("rb") as handle:
+            entries = tomllib.load(handle).get("document", [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"schema pack {pack_file} cannot be read: {exc}") from None
+    documents = []
+    for entry in entries:
+        try:
+            documents.append(
+                DocumentType(
+                    name=entry["type"],
+                    root=entry["root"],
+                    schema=Schema.compile((pack_file.parent / entry["xsd"]).resolve()),
+                    senders=frozenset(entry["senders"]),
+                    functions=frozenset(entry.get("functions", ["01", "02", "03"])),
+                    pack=pack_file,
+                )
+            )
+        except KeyError as exc:
+            raise ConfigurationError(f"{pack_file}: a [[document]] entry lacks {exc}") from None
+    return documents
+
+
+def _location(entry: etree._LogEntry) -> str:
+    path = f", {entry.path}" if entry.path else ""
+    return f"line {entry.line}{path}"

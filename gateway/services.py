@@ -1,0 +1,78 @@
+"""The services a gateway process uses, built once from the settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from gateway.broker.publisher import Publisher
+from gateway.broker.topology import Topology
+from gateway.config import Settings
+from gateway.envelope import PartyRef
+from gateway.parties import PartyRegistry, read_parties_file, sync_parties
+from gateway.receipts import ReceiptBuilder
+from gateway.schemas.registry import SchemaRegistry
+from gateway.signing.keys import SigningIdentity
+from gateway.signing.trust import TrustStore
+from gateway.store.engine import make_engine
+from gateway.store.confirmations import ConfirmationMarker
+from gateway.store.messages import MessageStore
+from routing.table import RoutingTable
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    store: MessageStore
+    schemas: SchemaRegistry
+    parties: PartyRegistry
+    trust: TrustStore
+    routes: RoutingTable
+    topology: Topology
+    receipts: ReceiptBuilder
+    confirmations: ConfirmationMarker
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def publisher(self) -> Publisher:
+        """This thread's publisher (pika connections belong to one thread)."""
+        publisher = getattr(self._local, "publisher", None)
+        if publisher is None:
+            broker = self.settings.broker
+            publisher = Publisher(broker.url, broker.publish_timeout_s, name=f"{broker.namespace}-publisher")
+            self._local.publisher = publisher
+        return publisher
+
+    def close(self) -> None:
+        publisher = getattr(self._local, "publisher", None)
+        if publisher is not None:
+            publisher.close()
+        self.confirmations.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, sync_registry: bool = False) -> Services:
+    """Compile schemas, open the store, load parties, trust and routes; fail fast on bad configuration."""
+    engine = make_engine(settings.db_url)
+    if sync_registry:
+        sync_parties(engine, read_parties_file(settings.parties_file, settings.pki_dir))
+    schemas = SchemaRegistry.load(settings.schema_packs)
+    routes = RoutingTable.load(settings.routes_file)
+    routes.check_covers(list(schemas.documents), {name: doc.functions for name, doc in schemas.documents.items()})
+    gateway = settings.gateway
+    signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
+    store = MessageStore(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        schemas=schemas,
+        parties=PartyRegistry(engine),
+        trust=TrustStore.from_files(settings.trust_anchors, settings.clock_skew),
+        routes=routes,
+        topology=Topology(settings.broker.namespace, routes.names, settings.broker.max_attempts + 5),
+        receipts=ReceiptBuilder(PartyRef(gateway.identity, gateway.name, gateway.country), signer),
+        confirmations=ConfirmationMarker(store),
+    )

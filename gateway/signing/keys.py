@@ -1,0 +1,85 @@
+"""Keys and certificates: loading them, and the checks on their strength."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from gateway.signing.algorithms import ALLOWED_CURVES, MIN_RSA_BITS
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """The SHA-256 fingerprint of a certificate's DER encoding, as lowercase hex."""
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """Decode a DER certificate; cached, because the same few certificates arrive all day."""
+    return x509.load_der_x509_certificate(der)
+
+
+def der_of(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+@functools.lru_cache(maxsize=4096)
+def public_key_of(certificate: x509.Certificate) -> PublicKeyTypes:
+    """A certificate's public key, decoded once per certificate."""
+    return certificate.public_key()
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """Every certificate in a PEM file, in file order."""
+    return x509.load_pem_x509_certificates(path.read_bytes())
+
+
+def key_type(key: PublicKeyTypes | PrivateKeyTypes) -> str:
+    if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
+        return "rsa"
+    if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
+        return "ec"
+    raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+def key_weakness(key: PublicKeyTypes) -> str | None:
+    """Why a public key is not strong enough for the profile, or None when it is."""
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            return f"RSA key of {key.key_size} bits; at least {MIN_RSA_BITS} are required"
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ALLOWED_CURVES):
+            return f"elliptic curve {key.curve.name} is not allowed; use P-256 or P-384"
+        return None
+    return f"{type(key).__name__} keys are not allowed; use RSA or ECDSA"
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """A private key with its certificate (and any intermediates) for signing envelopes."""
+
+    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...] = ()
+
+    @classmethod
+    def load(cls, key_path: Path, cert_path: Path) -> SigningIdentity:
+        private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise ValueError(f"{key_path}: only RSA and ECDSA keys can sign envelopes")
+        certificate, *intermediates = load_certificates(cert_path)
+        if certificate.public_key().public_numbers() != private_key.public_key().public_numbers():
+            raise ValueError(f"{cert_path} does not certify the key in {key_path}")
+        return cls(private_key, certificate, tuple(intermediates))
+
+    @property
+    def key_type(self) -> str:
+        return key_type(self.private_key)

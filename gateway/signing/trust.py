@@ -1,0 +1,132 @@
+"""Trust anchors and certificate path validation.
+
+A signing certificate is trusted when a path leads from it, through intermediates
+carried in KeyInfo, to one of the configured anchors, with every issuer a CA and
+every signature on the path valid, and every certificate on it valid at the time
+of checking. Path building is cached per certificate set; validity times are
+checked on every call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from gateway.errors import ErrorCode, Problem
+from gateway.signing.keys import certificate_from_der, der_of, load_certificates
+
+MAX_PATH_LENGTH = 6
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatePath:
+    """A validated path from a leaf to an anchor (leaf first)."""
+
+    certificates: tuple[x509.Certificate, ...]
+
+    def validity_problem(self, at: dt.datetime, skew: dt.timedelta) -> Problem | None:
+        for certificate in self.certificates:
+            not_before = certificate.not_valid_before_utc
+            not_after = certificate.not_valid_after_utc
+            if at + skew < not_before or at - skew > not_after:
+                return Problem(
+                    ErrorCode.CERTIFICATE_EXPIRED,
+                    f"certificate {certificate.subject.rfc4514_string()} is valid from "
+                    f"{not_before.isoformat()} to {not_after.isoformat()}, not at {at.isoformat()}",
+                )
+        return None
+
+
+class TrustStore:
+    """The configured trust anchors and the rules for reaching them."""
+
+    def __init__(self, anchors: Iterable[x509.Certificate], clock_skew: dt.timedelta = dt.timedelta(0)):
+        self._anchors = {der_of(anchor): anchor for anchor in anchors}
+        self.clock_skew = clock_skew
+        self._path = functools.lru_cache(maxsize=4096)(self._build_path)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path], clock_skew: dt.timedelta = dt.timedelta(0)) -> TrustStore:
+        return cls((cert for path in paths for cert in load_certificates(path)), clock_skew)
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        return tuple(self._anchors.values())
+
+    def check(
+        self,
+        leaf_der: bytes,
+        intermediate_ders: Sequence[bytes] = (),
+        at: dt.datetime | None = None,
+    ) -> list[Problem]:
+        """Every reason not to trust the DER certificate `leaf_der` now; empty means trusted."""
+        path_or_problem = self._path(leaf_der, tuple(intermediate_ders))
+        if isinstance(path_or_problem, Problem):
+            return [path_or_problem]
+        moment = at or dt.datetime.now(dt.timezone.utc)
+        problem = path_or_problem.validity_problem(moment, self.clock_skew)
+        return [problem] if problem else []
+
+    def _build_path(self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...]) -> CertificatePath | Problem:
+        leaf = certificate_from_der(leaf_der)
+        if leaf_der in self._anchors:
+            return CertificatePath((leaf,))
+        usage_problem = _signing_usage_problem(leaf)
+        if usage_problem:
+            return usage_problem
+        pool = [certificate_from_der(der) for der in intermediate_ders]
+        path = [leaf]
+        current = leaf
+        while len(path) <= MAX_PATH_LENGTH:
+            anchor = _issuer_among(current, self._anchors.values())
+            if anchor is not None:
+                return CertificatePath((*path, anchor))
+            issuer = _issuer_among(current, (c for c in pool if c not in path and _is_ca(c)))
+            if issuer is None:
+                break
+            path.append(issuer)
+            current = issuer
+        return Problem(
+            ErrorCode.CERTIFICATE_UNTRUSTED,
+            f"no path from {leaf.subject.rfc4514_string()} (issued by "
+            f"{leaf.issuer.rfc4514_string()}) to a trust anchor",
+        )
+
+
+def _issuer_among(certificate: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
+    for candidate in candidates:
+        if candidate.subject != certificate.issuer or not _is_ca(candidate):
+            continue
+        try:
+            certificate.verify_directly_issued_by(candidate)
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+        return candidate
+    return None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _signing_usage_problem(certificate: x509.Certificate) -> Problem | None:
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if usage.digital_signature or usage.content_commitment:
+        return None
+    return Problem(
+        ErrorCode.CERTIFICATE_UNTRUSTED,
+        f"certificate {certificate.subject.rfc4514_string()} is not for digital signatures (key usage)",
+    )
+

@@ -1,0 +1,1 @@
+"""Durable storage of messages, parties and processing records (SQLAlchemy Core)."""

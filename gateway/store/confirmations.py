@@ -1,0 +1,53 @@
+"""Marking broker-confirmed messages as queued, in batches, off the request path.
+
+Each accepted message would otherwise cost a second transaction (and, on SQLite,
+a second fsync) just to note the broker's confirm. The note is not needed for
+safety: a message whose note is lost (the process dies before a flush) is simply
+published again by the outbox relay, and the workers are idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.store.messages import MessageStore
+
+log = structlog.get_logger(__name__)
+
+
+class ConfirmationMarker:
+    def __init__(self, store: MessageStore, interval_s: float = 0.2) -> None:
+        self._store = store
+        self._interval_s = interval_s
+        self._pending: list[int] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="confirmation-marker", daemon=True)
+        self._thread.start()
+
+    def confirmed(self, pk: int) -> None:
+        with self._lock:
+            self._pending.append(pk)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._store.mark_queued(batch, dt.datetime.now(dt.timezone.utc))
+        except SQLAlchemyError:
+            log.warning("could not mark messages queued; the relay will publish them again", count=len(batch), exc_info=True)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            self.flush()

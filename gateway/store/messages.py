@@ -1,0 +1,209 @@
+"""The message repository: recording accepted messages and rejections, and their life after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import Problem
+from gateway.store.engine import write_lock
+from gateway.store.tables import MessageStatus, messages, rejections
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """An accepted message, ready to be recorded together with its receipt."""
+
+    sender: str
+    message_id: str
+    recipient: str
+    document_type: str
+    function: str
+    reference: str | None
+    pre_reference: str | None
+    correlation_id: str
+    door: str
+    digest: str
+    body: bytes
+    receipt: bytes
+    route: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The outcome of recording: a new row, an identical resend, or a conflicting one."""
+
+    pk: int | None
+    receipt: bytes | None  # the original receipt, for an identical resend
+    conflict: bool = False
+
+    @property
+    def new(self) -> bool:
+        return self.pk is not None and self.receipt is None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    pk: int
+    sender: str
+    message_id: str
+    document_type: str
+    function: str
+    correlation_id: str
+    digest: str
+    body: bytes
+    route: str
+    status: str
+
+
+# Built once: SQLAlchemy then reuses the compiled statements on the hot path.
+_INSERT_MESSAGE = insert(messages)
+_FIND_EXISTING = select(messages.c.id, messages.c.digest, messages.c.receipt).where(
+    messages.c.sender == bindparam("sender"), messages.c.message_id == bindparam("message_id")
+)
+_MARK_QUEUED = (
+    update(messages)
+    .where(messages.c.id.in_(bindparam("pks", expanding=True)), messages.c.status == MessageStatus.ACCEPTED.value)
+    .values(status=MessageStatus.QUEUED.value, queued_at=bindparam("at"))
+)
+
+
+class MessageStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_lock = write_lock(engine)
+
+    def record(self, new: NewMessage, received_at: dt.datetime) -> Recorded:
+        """Store an accepted message; `(sender, message_id)` decides whether it is new."""
+        row = asdict(new) | {"status": MessageStatus.ACCEPTED.value, "attempts": 0, "received_at": received_at}
+        try:
+            with self._write_lock, self.engine.begin() as connection:
+                pk = connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
+            return Recorded(pk, None)
+        except IntegrityError:
+            pass
+        with self.engine.connect() as connection:
+            existing = connection.execute(_FIND_EXISTING, {"sender": new.sender, "message_id": new.message_id}).one()
+        if hmac.compare_digest(existing.digest, new.digest):
+            return Recorded(existing.id, existing.receipt)
+        return Recorded(existing.id, None, conflict=True)
+
+    def record_rejection(
+        self,
+        *,
+        received_at: dt.datetime,
+        door: str,
+        sender: str | None,
+        message_id: str | None,
+        document_type: str | None,
+        correlation_id: str | None,
+        digest: str,
+        problems: Sequence[Problem],
+        body: bytes | None,
+        receipt: bytes,
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(rejections).values(
+                    received_at=received_at,
+                    door=door,
+                    sender=_clip(sender, 64),
+                    message_id=_clip(message_id, 64),
+                    document_type=_clip(document_type, 64),
+                    correlation_id=_clip(correlation_id, 128),
+                    digest=digest,
+                    codes=" ".join(sorted({p.code.name for p in problems}))[:512],
+                    errors=json.dumps(
+                        [{"code": p.code.name, "message": p.message, "location": p.location} for p in problems],
+                        ensure_ascii=False,
+                    ),
+                    body=body,
+                    receipt=receipt,
+                )
+            )
+
+    def mark_queued(self, pks: Iterable[int], at: dt.datetime) -> None:
+        """Note that the broker confirmed these messages (a processed one stays processed)."""
+        pks = list(pks)
+        if not pks:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(_MARK_QUEUED, {"pks": pks, "at": at})
+
+    def awaiting_publication(self, received_before: dt.datetime, limit: int) -> list[StoredMessage]:
+        """Accepted messages the broker has not confirmed, oldest first (for the outbox relay)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(*_STORED_COLUMNS)
+                .where(messages.c.status == MessageStatus.ACCEPTED.value, messages.c.received_at < received_before)
+                .order_by(messages.c.id)
+                .limit(limit)
+            )
+            return [StoredMessage(**row._mapping) for row in rows]
+
+    def get(self, sender: str, message_id: str) -> StoredMessage | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(*_STORED_COLUMNS).where(messages.c.sender == sender, messages.c.message_id == message_id)
+            ).one_or_none()
+        return StoredMessage(**row._mapping) if row else None
+
+    def mark_failed(self, pk: int, error: str, attempts: int, at: dt.datetime) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(messages)
+                .where(messages.c.id == pk)
+                .values(status=MessageStatus.FAILED.value, last_error=error[:4000], attempts=attempts, processed_at=at)
+            )
+
+    def count_by(self, *columns: str, **filters: str | None) -> list[tuple]:
+        """Counts of messages grouped by the named columns, with optional equality filters."""
+        group = [messages.c[name] for name in columns]
+        query = select(*group, func.count()).group_by(*group).order_by(*group)
+        for name, value in filters.items():
+            if value is not None:
+                query = query.where(messages.c[name] == value)
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def list(self, limit: int = 50, **filters: str | None) -> list[dict]:
+        query = select(
+            messages.c.id,
+            messages.c.received_at,
+            messages.c.sender,
+            messages.c.message_id,
+            messages.c.document_type,
+            messages.c.function,
+            messages.c.status,
+            messages.c.route,
+            messages.c.last_error,
+        ).order_by(messages.c.id.desc()).limit(limit)
+        for name, value in filters.items():
+            if value is not None:
+                query = query.where(messages.c[name] == value)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+
+_STORED_COLUMNS = (
+    messages.c.id.label("pk"),
+    messages.c.sender,
+    messages.c.message_id,
+    messages.c.document_type,
+    messages.c.function,
+    messages.c.correlation_id,
+    messages.c.digest,
+    messages.c.body,
+    messages.c.route,
+    messages.c.status,
+)
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else value

@@ -1,0 +1,112 @@
+"""The store's tables. One metadata object; `create_all` is idempotent."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class MessageStatus(str, enum.Enum):
+    """The life of an accepted inbound message."""
+
+    ACCEPTED = "accepted"  # stored and receipted; not yet confirmed by the broker
+    QUEUED = "queued"  # the broker confirmed it; a worker will take it
+    PROCESSED = "processed"  # its handler's effect is committed
+    FAILED = "failed"  # its handler kept failing; it is in the dead-letter queue
+
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("identity", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("roles", String(255), nullable=False),  # space-separated
+    Column("status", String(16), nullable=False, default="active"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+party_certificates = Table(
+    "party_certificates",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),  # SHA-256 of the DER, hex
+    Column("party", String(64), ForeignKey("parties.identity"), nullable=False, index=True),
+    Column("der", LargeBinary, nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("not_after", DateTime(timezone=True), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sender", String(64), nullable=False),
+    Column("message_id", String(36), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("function", String(2), nullable=False),
+    Column("reference", String(64)),
+    Column("pre_reference", String(64)),
+    Column("correlation_id", String(128), nullable=False),
+    Column("door", String(8), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of `body`, hex
+    Column("body", LargeBinary, nullable=False),  # the exact signed bytes received
+    Column("receipt", LargeBinary, nullable=False),  # the signed receipt that was returned
+    Column("route", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("queued_at", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
+    Index("ix_messages_status_received", "status", "received_at"),
+    Index("ix_messages_type", "document_type"),
+)
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("door", String(8), nullable=False),
+    Column("sender", String(64), index=True),  # as claimed; unverified when the signature failed
+    Column("message_id", String(64)),
+    Column("document_type", String(64)),
+    Column("correlation_id", String(128)),
+    Column("digest", String(64), nullable=False),
+    Column("codes", String(512), nullable=False),  # space-separated error codes
+    Column("errors", Text, nullable=False),  # JSON list of {code, message, location}
+    Column("body", LargeBinary),  # absent when the body was over the size limit
+    Column("receipt", LargeBinary, nullable=False),
+)
+
+processing = Table(
+    "processing",
+    metadata,
+    Column("message", Id, ForeignKey("messages.id"), primary_key=True),
+    Column("handler", String(128), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text),
+)

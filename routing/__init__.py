@@ -1,0 +1,1 @@
+"""Routing accepted messages to their handlers: the routing table and the workers."""

@@ -1,0 +1,37 @@
+"""What a handler receives and what it must look like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+from lxml import etree
+from sqlalchemy import Connection
+
+from gateway import xmlsafe
+from gateway.envelope import Header, content_element, read_header
+from gateway.store.messages import StoredMessage
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """An accepted message as the store holds it (its signature was verified at intake)."""
+
+    stored: StoredMessage
+
+    @cached_property
+    def root(self) -> etree._Element:
+        return xmlsafe.parse(self.stored.body)
+
+    @cached_property
+    def header(self) -> Header:
+        return read_header(self.root)
+
+    @property
+    def content(self) -> etree._Element | None:
+        return content_element(self.root)
+
+
+class Handler(Protocol):
+    def __call__(self, message: InboundMessage, tx: Connection) -> str: ...

@@ -1,0 +1,16 @@
+"""The record handler: notes that a message reached processing, and nothing more.
+
+It is the route target for document types that have no business handler; its
+effect is the processing record the worker commits with it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from routing.handlers.base import InboundMessage
+
+
+def handler(message: InboundMessage, tx: Connection) -> str:
+    header = message.header  # parsing proves the stored bytes are still a readable envelope
+    return f"recorded {header.document_type}/{header.function} from {header.sender.identity}"

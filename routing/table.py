@@ -1,0 +1,83 @@
+"""The routing table (config/routes.toml): document type and function -> route -> handler.
+
+Each route is one queue ({namespace}.route.<name>) and one handler. The first
+route that matches a message wins; a route listing "*" matches every document
+type, so a type added by a schema pack is routed without a code change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    document_types: frozenset[str]
+    functions: frozenset[str] | None  # None: every function
+    handler: str  # "module:attribute"
+
+    def matches(self, document_type: str, function: str) -> bool:
+        type_ok = "*" in self.document_types or document_type in self.document_types
+        return type_ok and (self.functions is None or function in self.functions)
+
+
+class RoutingTable:
+    def __init__(self, routes: list[Route]) -> None:
+        names = [route.name for route in routes]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"route names must be unique: {names}")
+        self.routes = routes
+
+    @classmethod
+    def load(cls, path: Path) -> RoutingTable:
+        try:
+            with path.open("rb") as handle:
+                entries = tomllib.load(handle).get("route", [])
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"routing table {path} cannot be read: {exc}") from None
+        try:
+            routes = [
+                Route(
+                    name=entry["name"],
+                    document_types=frozenset(entry["document_types"]),
+                    functions=frozenset(entry["functions"]) if "functions" in entry else None,
+                    handler=entry["handler"],
+                )
+                for entry in entries
+            ]
+        except KeyError as exc:
+            raise ConfigurationError(f"{path}: a [[route]] entry lacks {exc}") from None
+        return cls(routes)
+
+    def route_for(self, document_type: str, function: str) -> Route | None:
+        return next((route for route in self.routes if route.matches(document_type, function)), None)
+
+    def check_covers(self, document_types: list[str], functions_of: dict[str, frozenset[str]]) -> None:
+        """Refuse to start when an accepted document type and function would have nowhere to go."""
+        missing = [
+            f"{doc}/{function}"
+            for doc in document_types
+            for function in sorted(functions_of[doc])
+            if self.route_for(doc, function) is None
+        ]
+        if missing:
+            raise ConfigurationError(f"no route for {', '.join(missing)}; add one to routes.toml")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(route.name for route in self.routes)
+
+
+def load_handler(reference: str) -> object:
+    """Import "package.module:attribute" and return the attribute."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"handler {reference!r} cannot be loaded: {exc}") from None

@@ -1,0 +1,198 @@
+"""The worker: consumes the route queues and runs each message's handler.
+
+Guarantees:
+- a message is acknowledged only after its handler's effect and the processing
+  record are committed together (one transaction);
+- a redelivered or republished message whose processing record exists is
+  acknowledged without running the handler again (idempotence);
+- a message that keeps failing is published to the dead-letter exchange with the
+  reason in its headers, marked failed in the store, and only then acknowledged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pika
+import pika.exceptions
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway import metrics
+from gateway.broker.connection import connect
+from gateway.services import Services
+from gateway.store.messages import StoredMessage
+from gateway.store.tables import MessageStatus, messages, processing
+from routing.handlers.base import Handler, InboundMessage
+from routing.table import Route, load_handler
+
+log = structlog.get_logger(__name__)
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed (not in the store, or its bytes differ from the store's)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    route: Route
+    handler: Handler
+    method: Basic.Deliver
+    properties: BasicProperties
+    body: bytes
+
+
+class Worker:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.handlers: dict[str, Handler] = {
+            route.name: load_handler(route.handler) for route in services.routes.routes  # type: ignore[misc]
+        }
+        self._stopping = threading.Event()
+        self._connection: pika.BlockingConnection | None = None
+
+    def run(self) -> None:
+        """Consume until `stop()` (or SIGTERM/SIGINT), reconnecting when the broker goes away."""
+        broker = self.services.settings.broker
+        while not self._stopping.is_set():
+            try:
+                self._connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-worker")
+                channel = self._connection.channel()
+                self.services.topology.declare(channel)
+                channel.confirm_delivery()
+                channel.basic_qos(prefetch_count=broker.prefetch)
+                for route in self.services.routes.routes:
+                    channel.basic_consume(
+                        self.services.topology.route_queue(route.name), self._callback(channel, route)
+                    )
+                log.info("worker consuming", routes=list(self.handlers))
+                while not self._stopping.is_set():
+                    self._connection.process_data_events(time_limit=0.5)
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("worker lost the broker; reconnecting", error=repr(exc))
+                self._stopping.wait(1.0)
+            except Exception:  # e.g. the store failed while dead-lettering: unacked messages come back
+                log.exception("worker failed; reconnecting")
+                self._stopping.wait(1.0)
+            finally:
+                self._close()
+
+    def stop(self, *_: object) -> None:
+        self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except (pika.exceptions.AMQPError, OSError):
+                pass
+
+    def _callback(self, channel: BlockingChannel, route: Route) -> Callable[..., None]:
+        def on_message(ch: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes) -> None:
+            if self._stopping.is_set():
+                return  # left unacknowledged: the broker requeues it when the connection closes
+            self.handle(ch, Delivery(route, self.handlers[route.name], method, properties, body))
+
+        return on_message
+
+    def handle(self, channel: BlockingChannel, delivery: Delivery) -> None:
+        headers = delivery.properties.headers or {}
+        bound = log.bind(
+            route=delivery.route.name,
+            message_id=delivery.properties.message_id,
+            correlation_id=delivery.properties.correlation_id,
+            sender=headers.get("x-sender"),
+        )
+        attempt = int(headers.get("x-delivery-count", 0)) + 1
+        try:
+            outcome = self._process(delivery)
+        except PoisonMessage as exc:
+            bound.error("poison message", error=str(exc))
+            self._dead_letter(channel, delivery, str(exc), attempt, None)
+            return
+        except Exception as exc:  # a handler failure: retry, then dead-letter
+            max_attempts = self.services.settings.broker.max_attempts
+            if attempt >= max_attempts:
+                bound.exception("handler failed for the last time; dead-lettering", attempt=attempt)
+                self._dead_letter(channel, delivery, f"{type(exc).__name__}: {exc}", attempt, headers.get("x-store-id"))
+            else:
+                bound.warning("handler failed; will retry", attempt=attempt, error=repr(exc))
+                metrics.HANDLED.labels(delivery.route.name, "retried").inc()
+                channel.connection.sleep(min(0.1 * 2**attempt, 2.0))
+                channel.basic_nack(delivery.method.delivery_tag, requeue=True)
+            return
+        channel.basic_ack(delivery.method.delivery_tag)
+        metrics.HANDLED.labels(delivery.route.name, outcome).inc()
+        bound.info("message processed", outcome=outcome)
+
+    def _process(self, delivery: Delivery) -> str:
+        """Run the handler once per message; returns "processed" or "duplicate"."""
+        stored = self._stored(delivery)
+        handler_name = delivery.route.handler
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            with self.services.engine.begin() as tx:
+                done = tx.execute(
+                    select(processing.c.message).where(
+                        processing.c.message == stored.pk, processing.c.handler == handler_name
+                    )
+                ).first()
+                if done:
+                    return "duplicate"
+                result = delivery.handler(InboundMessage(stored), tx)
+                tx.execute(insert(processing).values(message=stored.pk, handler=handler_name, processed_at=now, outcome=result[:4000]))
+                tx.execute(
+                    update(messages)
+                    .where(messages.c.id == stored.pk)
+                    .values(status=MessageStatus.PROCESSED.value, processed_at=now)
+                )
+        except IntegrityError:
+            return "duplicate"  # another worker committed the same message first
+        return "processed"
+
+    def _stored(self, delivery: Delivery) -> StoredMessage:
+        headers = delivery.properties.headers or {}
+        sender, message_id = headers.get("x-sender"), delivery.properties.message_id
+        if not sender or not message_id:
+            raise PoisonMessage("the broker message lacks x-sender or message_id")
+        stored = self.services.store.get(str(sender), str(message_id))
+        if stored is None:
+            raise PoisonMessage(f"message {sender}/{message_id} is not in the store")
+        if not hmac.compare_digest(stored.body, delivery.body):
+            raise PoisonMessage(f"the broker copy of {sender}/{message_id} differs from the stored bytes")
+        return stored
+
+    def _dead_letter(
+        self, channel: BlockingChannel, delivery: Delivery, reason: str, attempt: int, store_id: object
+    ) -> None:
+        headers = {
+            **(delivery.properties.headers or {}),
+            "x-gateway-error": reason[:1000],
+            "x-gateway-attempts": attempt,
+            "x-gateway-route": delivery.route.name,
+        }
+        properties = pika.BasicProperties(
+            content_type=delivery.properties.content_type,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=delivery.properties.message_id,
+            correlation_id=delivery.properties.correlation_id,
+            headers=headers,
+        )
+        channel.basic_publish(self.services.topology.dead_letter_exchange, "", delivery.body, properties)
+        if isinstance(store_id, int):
+            self.services.store.mark_failed(store_id, reason, attempt, dt.datetime.now(dt.timezone.utc))
+        channel.basic_ack(delivery.method.delivery_tag)
+        metrics.HANDLED.labels(delivery.route.name, "dead-lettered").inc()
