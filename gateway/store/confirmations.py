@@ -24,7 +24,8 @@ class ConfirmationMarker:
         self._store = store
         self._interval_s = interval_s
         self._pending: list[int] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _pending
+        self._flushing = threading.Lock()  # one flush at a time, so flush() returns only when all is written
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="confirmation-marker", daemon=True)
         self._thread.start()
@@ -34,14 +35,15 @@ class ConfirmationMarker:
             self._pending.append(pk)
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            self._store.mark_queued(batch, dt.datetime.now(dt.timezone.utc))
-        except SQLAlchemyError:
-            log.warning("could not mark messages queued; the relay will publish them again", count=len(batch), exc_info=True)
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                self._store.mark_queued(batch, dt.datetime.now(dt.timezone.utc))
+            except SQLAlchemyError:
+                log.warning("could not mark messages queued; the relay will publish them again", count=len(batch), exc_info=True)
 
     def close(self) -> None:
         self._stopping.set()

@@ -1,0 +1,129 @@
+"""Shared fixtures: a test PKI, isolated stores (SQLite and PostgreSQL), an isolated broker namespace,
+the gateway's services and pipeline, signed test messages, and a live gateway in a subprocess.
+
+Integration tests use the real RabbitMQ and PostgreSQL servers (scripts/services-up starts them);
+every test run gets its own PostgreSQL database and its own broker namespace, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, write_config
+
+from gateway.broker.connection import connect
+from gateway.config import Settings, load_settings
+from gateway.parties import read_parties_file
+from gateway.pipeline import Pipeline
+from gateway.services import Services, build_services
+from gateway.signing.keys import SigningIdentity
+from gateway.signing.pki import init_pki
+
+
+
+# --- PKI ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    parties = [p.key_spec() for p in read_parties_file(REPO / "config" / "parties.toml", directory)]
+    init_pki(directory, parties)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def identity(pki_dir: Path) -> Callable[[str], SigningIdentity]:
+    cache: dict[str, SigningIdentity] = {}
+
+    def load(party: str) -> SigningIdentity:
+        if party not in cache:
+            cache[party] = SigningIdentity.load(pki_dir / f"{party}.key.pem", pki_dir / f"{party}.cert.pem")
+        return cache[party]
+
+    return load
+
+
+# --- stores -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own."""
+    name = f"gwtest_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes this runs on both stores."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gateway.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+# --- settings, services, pipeline ---------------------------------------------
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"gwtest-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
+    return write_config(tmp_path / "config", pki_dir, namespace)
+
+
+@pytest.fixture
+def settings(config_path: Path, db_url: str) -> Settings:
+    return load_settings(config_path, environ={"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL})
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = build_services(settings, sync_registry=True)
+    connection = connect(AMQP_URL)
+    built.topology.declare(connection.channel())
+    yield built
+    built.close()
+    try:
+        built.topology.delete(connection.channel())
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def pipeline(services: Services) -> Pipeline:
+    return Pipeline(services)
+
+
+# --- messages -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def messages(identity: Callable[[str], SigningIdentity]) -> MessageFactory:
+    return MessageFactory(identity)
+
+
+# --- a live gateway -----------------------------------------------------------
+
+
+@pytest.fixture
+def live_gateway(config_path: Path, db_url: str, tmp_path: Path, services: Services) -> Iterator[LiveGateway]:
+    """A running gateway sharing `services`' store and broker namespace (so tests can look inside)."""
+    gateway = LiveGateway(config_path, db_url, tmp_path / "gateway.log").start()
+    yield gateway
+    gateway.stop()
+
+
+
