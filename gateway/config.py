@@ -35,6 +35,7 @@ class HttpSettings:
     threads: int = 4
     max_body_bytes: int = 10 * 1024 * 1024
     timeout_s: int = 30
+    switch_interval_s: float = 0.0005  # the GIL switch interval in the HTTP workers
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,25 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         )
     except TypeError as exc:
         raise ConfigurationError(f"{config_path}: {exc}") from None
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """Write a gateway.toml from plain values (for generated set-ups: demo, benchmark, tests)."""
+    lines = []
+    for name, section in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in section.items())
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

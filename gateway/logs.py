@@ -1,7 +1,9 @@
 """Structured logging: structlog, JSON in production, readable console output for people.
 
-Configured once per process. Standard-library loggers (gunicorn, pika) go through
-the same renderer so that every line is one JSON object.
+The gateway's own events go through structlog's native logger and orjson (the
+per-message cost matters on the intake path); standard-library loggers (gunicorn,
+pika, SQLAlchemy) are rendered the same way, so every line is one JSON object.
+Configured once per process.
 """
 
 from __future__ import annotations
@@ -9,42 +11,45 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
-_SHARED_PROCESSORS: list[structlog.types.Processor] = [
-    structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_log_level,
-    structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
-    structlog.processors.StackInfoRenderer(),
-]
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 def configure(format: str = "json", level: str = "info", component: str | None = None) -> None:
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    processors = list(_SHARED_PROCESSORS)
+    numeric_level = _LEVELS.get(level.lower(), logging.INFO)
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
     if format == "json":
-        processors.append(structlog.processors.format_exc_info)
+        processors = [*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer(serializer=orjson.dumps)]
+        factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(sys.stderr.buffer)
+        foreign_renderer: structlog.types.Processor = structlog.processors.JSONRenderer()
+    else:
+        processors = [*shared, structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        factory = structlog.PrintLoggerFactory(sys.stderr)
+        foreign_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
-        processors=[*processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=processors, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            renderer,
-        ])
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, foreign_renderer],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(numeric_level)
     logging.getLogger("pika").setLevel(logging.WARNING)
+    structlog.contextvars.clear_contextvars()
     if component:
         structlog.contextvars.bind_contextvars(component=component)

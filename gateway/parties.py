@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from gateway.errors import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
+from gateway.store.engine import writing
 from gateway.store.tables import parties, party_certificates
 
 ROLES = frozenset({"trader", "marketplace", "logistics", "ministry", "customs", "nsw", "asw_partner", "operator"})
@@ -95,7 +96,7 @@ def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
 def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
     """Make the store's registry match the configuration (parties and their certificates)."""
     now = dt.datetime.now(dt.timezone.utc)
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         for party in configured:
             values = {
                 "name": party.name,

@@ -33,7 +33,6 @@ from gateway.parties import Party
 from gateway.receipts import Receipt
 from gateway.schemas.registry import DocumentType
 from gateway.services import Services
-from gateway.signing.keys import fingerprint
 from gateway.signing.verify import VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from routing.table import Route
@@ -140,7 +139,7 @@ def verify(intake: Intake, services: Services) -> None:
         problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}"))
     problems.extend(services.trust.check(signature.certificate_der, signature.intermediates))
     if party is not None:
-        print_ = fingerprint(signature.certificate)
+        print_ = hashlib.sha256(signature.certificate_der).hexdigest()
         if print_ not in party.certificates:
             owner = services.parties.owner_of(print_)
             whose = f"it is registered to party {owner.identity!r}" if owner else "it is not registered to any party"
@@ -204,7 +203,7 @@ def record(intake: Intake, services: Services) -> None:
     assert intake.header is not None and intake.receipt is not None and intake.route is not None
     header = intake.header
     try:
-        intake.recorded = services.store.record(
+        intake.recorded = services.recorder.record(
             NewMessage(
                 sender=header.sender.identity,
                 message_id=header.message_id,

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -145,6 +146,14 @@ def _component(name: str, services: Services):  # type: ignore[no-untyped-def]
     return factories[name]()
 
 
+def _init_http_worker(settings: Settings) -> None:
+    logs.configure(settings.log_format, settings.log_level, "http")
+    # A thread that returns from I/O (a commit, a broker confirm) waits for the GIL for up
+    # to the switch interval while the other request threads compute; at the default 5 ms
+    # that wait, repeated on every I/O call, dominated the request time (see README, Performance).
+    sys.setswitchinterval(settings.http.switch_interval_s)
+
+
 def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
     from gunicorn.app.base import BaseApplication
     from prometheus_client import multiprocess
@@ -164,7 +173,7 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
                 "limit_request_line": 8190,
                 "proc_name": "gateway-http",
                 "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
-                "post_worker_init": lambda _worker: logs.configure(settings.log_format, settings.log_level, "http"),
+                "post_worker_init": lambda _worker: _init_http_worker(settings),
             }
             for key, value in values.items():
                 self.cfg.set(key, value)

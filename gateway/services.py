@@ -18,6 +18,7 @@ from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
 from gateway.store.confirmations import ConfirmationMarker
+from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore
 from routing.table import RoutingTable
 
@@ -34,6 +35,7 @@ class Services:
     topology: Topology
     receipts: ReceiptBuilder
     confirmations: ConfirmationMarker
+    recorder: GroupCommitter
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def publisher(self) -> Publisher:
@@ -49,6 +51,7 @@ class Services:
         publisher = getattr(self._local, "publisher", None)
         if publisher is not None:
             publisher.close()
+        self.recorder.close()
         self.confirmations.close()
         self.engine.dispose()
 
@@ -75,4 +78,5 @@ def build_services(settings: Settings, sync_registry: bool = False) -> Services:
         topology=Topology(settings.broker.namespace, routes.names, settings.broker.max_attempts + 5),
         receipts=ReceiptBuilder(PartyRef(gateway.identity, gateway.name, gateway.country), signer),
         confirmations=ConfirmationMarker(store),
+        recorder=GroupCommitter(store),
     )

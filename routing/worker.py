@@ -30,6 +30,7 @@ from gateway import metrics
 from gateway.broker.connection import connect
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
+from gateway.store.engine import writing
 from gateway.store.tables import MessageStatus, messages, processing
 from routing.handlers.base import Handler, InboundMessage
 from routing.table import Route, load_handler
@@ -144,7 +145,7 @@ class Worker:
         handler_name = delivery.route.handler
         now = dt.datetime.now(dt.timezone.utc)
         try:
-            with self.services.engine.begin() as tx:
+            with writing(self.services.engine) as tx:
                 done = tx.execute(
                     select(processing.c.message).where(
                         processing.c.message == stored.pk, processing.c.handler == handler_name

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import requests
 from lxml import etree
 
-from gateway import client
+from gateway import client, config
 from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
+from gateway.process import GatewayProcess
 from gateway.signing.keys import SigningIdentity
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,24 +52,7 @@ def write_config(directory: Path, pki_dir: Path, namespace: str, **sections: dic
     }
     for name, section in sections.items():
         values.setdefault(name, {}).update(section)
-    lines = []
-    for name, section in values.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {_toml(value)}" for key, value in section.items())
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return config.write_config(directory / "gateway.toml", values)
 
 
 class MessageFactory:
@@ -105,55 +84,11 @@ class MessageFactory:
         return self.sign(root, party)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+class LiveGateway(GatewayProcess):
+    """A gateway subprocess for a test, with the test's store and the real broker."""
 
-
-class LiveGateway:
-    """`gateway serve` in a subprocess, with its own config, store and broker namespace."""
-
-    def __init__(self, config: Path, db_url: str, log_path: Path, role: str | None = None) -> None:
-        self.config = config
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL}
-        self.log_path = log_path
-        self.role = role
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60.0) -> LiveGateway:
-        command = [sys.executable, "-m", "gateway", "serve", "--bind", f"127.0.0.1:{self.port}"]
-        if self.role:
-            command += ["--role", self.role]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the gateway did not start in {timeout}s; see {self.log_path}")
-
-    def stop(self, timeout: float = 40.0) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+    def __init__(self, config_path: Path, db_url: str, log_path: Path, role: str | None = None) -> None:
+        super().__init__(config_path, log_path, {"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL}, role)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:

@@ -199,7 +199,7 @@ def _messages(args: argparse.Namespace) -> int:
 
 
 def _bench_intake(args: argparse.Namespace) -> int:
-    from gateway.cli.bench import run_intake_bench
+    from gateway.bench.intake import run_intake_bench
 
     return run_intake_bench(args)
 

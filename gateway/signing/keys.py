@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -83,3 +84,8 @@ class SigningIdentity:
     @property
     def key_type(self) -> str:
         return key_type(self.private_key)
+
+    @functools.cached_property
+    def certificates_base64(self) -> tuple[str, ...]:
+        """The certificate chain as KeyInfo carries it (computed once: receipts are signed all day)."""
+        return tuple(base64.b64encode(der_of(c)).decode("ascii") for c in (self.certificate, *self.intermediates))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
@@ -51,9 +51,8 @@ def sign_envelope(root: etree._Element, identity: SigningIdentity) -> etree._Ele
     value = _sign_bytes(identity, canonicalize(signed_info, _C14N), algorithm.hash())
     _ds(signature, "SignatureValue", base64.b64encode(value).decode("ascii"))
     x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
-    for certificate in (identity.certificate, *identity.intermediates):
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        _ds(x509_data, "X509Certificate", base64.b64encode(der).decode("ascii"))
+    for encoded in identity.certificates_base64:
+        _ds(x509_data, "X509Certificate", encoded)
     return root
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Problem
-from gateway.store.engine import write_lock
+from gateway.store.engine import writing
 from gateway.store.tables import MessageStatus, messages, rejections
 
 
@@ -77,17 +77,29 @@ _MARK_QUEUED = (
 class MessageStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._write_lock = write_lock(engine)
 
     def record(self, new: NewMessage, received_at: dt.datetime) -> Recorded:
         """Store an accepted message; `(sender, message_id)` decides whether it is new."""
-        row = asdict(new) | {"status": MessageStatus.ACCEPTED.value, "attempts": 0, "received_at": received_at}
-        try:
-            with self._write_lock, self.engine.begin() as connection:
-                pk = connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
-            return Recorded(pk, None)
-        except IntegrityError:
-            pass
+        return self.record_many([(new, received_at)])[0]
+
+    def record_many(self, batch: Sequence[tuple[NewMessage, dt.datetime]]) -> list[Recorded]:
+        """Store several accepted messages in one transaction (one fsync), each in its own savepoint."""
+        inserted: list[int | None] = []
+        with writing(self.engine) as connection:
+            for new, received_at in batch:
+                row = asdict(new) | {"status": MessageStatus.ACCEPTED.value, "attempts": 0, "received_at": received_at}
+                try:
+                    with connection.begin_nested():
+                        inserted.append(connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0])
+                except IntegrityError:
+                    inserted.append(None)
+        return [
+            Recorded(pk, None) if pk is not None else self._existing(new)
+            for pk, (new, _) in zip(inserted, batch, strict=True)
+        ]
+
+    def _existing(self, new: NewMessage) -> Recorded:
+        """The outcome for a message whose (sender, message_id) is already stored."""
         with self.engine.connect() as connection:
             existing = connection.execute(_FIND_EXISTING, {"sender": new.sender, "message_id": new.message_id}).one()
         if hmac.compare_digest(existing.digest, new.digest):
@@ -108,7 +120,7 @@ class MessageStore:
         body: bytes | None,
         receipt: bytes,
     ) -> None:
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(
                 insert(rejections).values(
                     received_at=received_at,
@@ -133,7 +145,7 @@ class MessageStore:
         pks = list(pks)
         if not pks:
             return
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(_MARK_QUEUED, {"pks": pks, "at": at})
 
     def awaiting_publication(self, received_before: dt.datetime, limit: int) -> list[StoredMessage]:
@@ -155,7 +167,7 @@ class MessageStore:
         return StoredMessage(**row._mapping) if row else None
 
     def mark_failed(self, pk: int, error: str, attempts: int, at: dt.datetime) -> None:
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             connection.execute(
                 update(messages)
                 .where(messages.c.id == pk)

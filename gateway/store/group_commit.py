@@ -1,0 +1,66 @@
+"""Group commit: the request threads of a process share one writer and one fsync per batch.
+
+Each accepted message must be durable before its receipt goes out. Committing
+each on its own costs a disk flush per message and, with several threads and
+processes, a queue of waiters on the database's write lock. Here a request thread
+hands its message to the process's writer thread and waits; the writer records
+everything waiting in one transaction and wakes them all. A sender still gets
+its receipt only after its message is on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from concurrent.futures import Future
+
+from gateway.store.messages import MessageStore, NewMessage, Recorded
+
+_STOP = object()
+
+
+class GroupCommitter:
+    def __init__(self, store: MessageStore, max_batch: int = 64) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def record(self, new: NewMessage, received_at: dt.datetime) -> Recorded:
+        """Record one message with whatever else is waiting; raises what the store raised."""
+        future: Future[Recorded] = Future()
+        self._queue.put((new, received_at, future))
+        return future.result()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.append(more)
+            self._commit(batch)  # type: ignore[arg-type]
+
+    def _commit(self, batch: list[tuple[NewMessage, dt.datetime, Future[Recorded]]]) -> None:
+        try:
+            results = self._store.record_many([(new, at) for new, at, _ in batch])
+        except BaseException as exc:  # every waiter learns that its message was not stored
+            for _, _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, _, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
