@@ -7,6 +7,7 @@ can use it as a reference client.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,3 +143,37 @@ def certificate_der(certificate_file: Path) -> bytes:
     """The DER of the first certificate in a PEM file (e.g. the gateway's, to pin receipts to it)."""
     return der_of(load_certificates(certificate_file)[0])
 
+
+
+class AmqpClient:
+    """A partner on the AMQP door: publishes envelopes to the inbound exchange, reads receipts from its own queue."""
+
+    def __init__(self, url: str, inbound_exchange: str) -> None:
+        import pika
+
+        from gateway.broker.connection import connect
+
+        self._pika = pika
+        self.connection = connect(url, name="gateway-client")
+        self.channel = self.connection.channel()
+        self.reply_queue = self.channel.queue_declare("", exclusive=True).method.queue
+        self.exchange = inbound_exchange
+
+    def submit(self, body: bytes, correlation_id: str | None = None, content_type: str = "application/xml", timeout: float = 30.0) -> bytes:
+        """Publish and wait for the receipt with the same correlation id."""
+        correlation_id = correlation_id or str(uuid.uuid4())
+        properties = self._pika.BasicProperties(
+            content_type=content_type, reply_to=self.reply_queue, correlation_id=correlation_id, delivery_mode=2
+        )
+        self.channel.basic_publish(self.exchange, "", body, properties)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            method, props, payload = self.channel.basic_get(self.reply_queue, auto_ack=True)
+            if method is None:
+                self.connection.sleep(0.05)
+            elif props.correlation_id == correlation_id:
+                return payload
+        raise TimeoutError(f"no receipt for {correlation_id} within {timeout}s")
+
+    def close(self) -> None:
+        self.connection.close()
