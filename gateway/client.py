@@ -36,7 +36,7 @@ def refresh(root: etree._Element, message_id: str | None = None, now: dt.datetim
     if header is None:
         raise ValueError("not an envelope: no Header")
     header.find(f"{qname('Reference')}/{qname('messageId')}").text = message_id or str(uuid.uuid4())
-    moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=7)))
     header.find(f"{qname('Subject')}/{qname('sendDate')}").text = moment.isoformat(timespec="seconds")
     return root
 

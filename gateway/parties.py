@@ -95,7 +95,7 @@ def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
 
 def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
     """Make the store's registry match the configuration (parties and their certificates)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with writing(engine) as connection:
         for party in configured:
             values = {

@@ -19,15 +19,15 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import structlog
 from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
-from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.broker.publisher import message_headers
+from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem, Rejected
 from gateway.parties import Party
 from gateway.receipts import Receipt
@@ -283,7 +283,7 @@ class Pipeline:
     def submit(self, body: bytes, transport: Transport) -> Outcome:
         """Run every stage; always returns a signed receipt."""
         started = time.perf_counter()
-        intake = Intake(body, transport, dt.datetime.now(dt.timezone.utc), hashlib.sha256(body).digest())
+        intake = Intake(body, transport, dt.datetime.now(dt.UTC), hashlib.sha256(body).digest())
         bound = log.bind(door=transport.door, correlation_id=transport.correlation_id, digest=intake.digest.hex())
         stage_name = "start"
         try:
@@ -309,7 +309,7 @@ class Pipeline:
 
     def refuse(self, transport: Transport, problem: Problem, body: bytes = b"") -> Outcome:
         """A signed rejection for a message the door refused before reading it (size, content type)."""
-        intake = Intake(body, transport, dt.datetime.now(dt.timezone.utc), hashlib.sha256(body).digest())
+        intake = Intake(body, transport, dt.datetime.now(dt.UTC), hashlib.sha256(body).digest())
         outcome = self._reject(intake, (problem,), problem.code.status)
         log.info("message refused at the door", door=transport.door, codes=list(outcome.codes))
         metrics.observe_intake(transport.door, outcome, 0.0)

@@ -79,7 +79,7 @@ class ReceiptBuilder:
             subject.append(f"<reference>{_x(header.reference)}</reference>")
         if original_id:
             subject.append(f"<preReference>{original_id}</preReference>")
-        subject.append(f"<sendDate>{_timestamp(dt.datetime.now(dt.timezone.utc))}</sendDate>")
+        subject.append(f"<sendDate>{_timestamp(dt.datetime.now(dt.UTC))}</sendDate>")
         errors = "".join(
             "<error>"
             f"<code>{problem.code.name}</code><message>{_x(_clip(problem.message, 1024))}</message>"
@@ -125,7 +125,7 @@ def _x(text: str) -> str:
 
 
 def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _clip(text: str, limit: int) -> str:

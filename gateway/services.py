@@ -16,8 +16,8 @@ from gateway.receipts import ReceiptBuilder
 from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
-from gateway.store.engine import make_engine
 from gateway.store.confirmations import ConfirmationMarker
+from gateway.store.engine import make_engine
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore
 from routing.table import RoutingTable

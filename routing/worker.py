@@ -29,8 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway import metrics
 from gateway.broker.connection import connect
 from gateway.services import Services
-from gateway.store.messages import StoredMessage
 from gateway.store.engine import writing
+from gateway.store.messages import StoredMessage
 from gateway.store.tables import MessageStatus, messages, processing
 from routing.handlers.base import Handler, InboundMessage
 from routing.table import Route, load_handler
@@ -143,7 +143,7 @@ class Worker:
         """Run the handler once per message; returns "processed" or "duplicate"."""
         stored = self._stored(delivery)
         handler_name = delivery.route.handler
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         try:
             with writing(self.services.engine) as tx:
                 done = tx.execute(
@@ -194,6 +194,6 @@ class Worker:
         )
         channel.basic_publish(self.services.topology.dead_letter_exchange, "", delivery.body, properties)
         if isinstance(store_id, int):
-            self.services.store.mark_failed(store_id, reason, attempt, dt.datetime.now(dt.timezone.utc))
+            self.services.store.mark_failed(store_id, reason, attempt, dt.datetime.now(dt.UTC))
         channel.basic_ack(delivery.method.delivery_tag)
         metrics.HANDLED.labels(delivery.route.name, "dead-lettered").inc()

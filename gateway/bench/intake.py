@@ -141,7 +141,7 @@ def _ceiling(settings: Settings) -> tuple[float, int]:
         transport = pipeline.Transport("bench")
         started = time.perf_counter()
         for body in bodies:
-            intake = pipeline.Intake(body, transport, dt.datetime.now(dt.timezone.utc), hashlib.sha256(body).digest())
+            intake = pipeline.Intake(body, transport, dt.datetime.now(dt.UTC), hashlib.sha256(body).digest())
             for stage in stages:
                 stage(intake, services)
         return CEILING_MESSAGES / (time.perf_counter() - started), len(bodies[0])

@@ -47,14 +47,14 @@ class OutboxRelay:
     def relay_once(self, grace: dt.timedelta | None = None) -> int:
         """Publish one batch of unconfirmed messages; returns how many were published."""
         broker = self.services.settings.broker
-        cutoff = dt.datetime.now(dt.timezone.utc) - (grace if grace is not None else dt.timedelta(seconds=broker.relay_grace_s))
+        cutoff = dt.datetime.now(dt.UTC) - (grace if grace is not None else dt.timedelta(seconds=broker.relay_grace_s))
         pending = self.services.store.awaiting_publication(cutoff, broker.relay_batch)
         published = []
         for message in pending:
             if not self._publish(message):
                 break  # the broker is away; try again next round
             published.append(message.pk)
-        self.services.store.mark_queued(published, dt.datetime.now(dt.timezone.utc))
+        self.services.store.mark_queued(published, dt.datetime.now(dt.UTC))
         if published:
             metrics.RELAYED.inc(len(published))
             log.info("outbox relay published messages", count=len(published), pending=len(pending))

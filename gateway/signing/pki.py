@@ -57,7 +57,7 @@ def issue_certificate(
     hash_algorithm: hashes.HashAlgorithm | None = None,
 ) -> x509.Certificate:
     """Issue (or self-sign, when `issuer` is None) a certificate for `public_key`."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     not_before = not_before or now - dt.timedelta(minutes=5)
     not_after = not_after or not_before + dt.timedelta(days=3650 if ca else 730)
     builder = (

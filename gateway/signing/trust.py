@@ -69,7 +69,7 @@ class TrustStore:
         path_or_problem = self._path(leaf_der, tuple(intermediate_ders))
         if isinstance(path_or_problem, Problem):
             return [path_or_problem]
-        moment = at or dt.datetime.now(dt.timezone.utc)
+        moment = at or dt.datetime.now(dt.UTC)
         problem = path_or_problem.validity_problem(moment, self.clock_skew)
         return [problem] if problem else []
 

@@ -41,7 +41,7 @@ class ConfirmationMarker:
             if not batch:
                 return
             try:
-                self._store.mark_queued(batch, dt.datetime.now(dt.timezone.utc))
+                self._store.mark_queued(batch, dt.datetime.now(dt.UTC))
             except SQLAlchemyError:
                 log.warning("could not mark messages queued; the relay will publish them again", count=len(batch), exc_info=True)
 

@@ -25,7 +25,7 @@ metadata = MetaData()
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class MessageStatus(str, enum.Enum):
+class MessageStatus(enum.StrEnum):
     """The life of an accepted inbound message."""
 
     ACCEPTED = "accepted"  # stored and receipted; not yet confirmed by the broker
