@@ -135,6 +135,8 @@ def _text(parent: etree._Element, local: str, path: str) -> str:
 
 def _optional_text(parent: etree._Element, local: str) -> str | None:
     found = parent.find(qname(local))
-    if found is None or found.text is None:
+    if found is None:
         return None
-    return found.text.strip() or None
+    # The string value (all text, comments skipped), not .text: a comment inside a field
+    # splits .text, and comments are not covered by exclusive canonicalisation.
+    return "".join(found.itertext()).strip() or None

@@ -154,8 +154,9 @@ def verify(intake: Intake, services: Services) -> None:
     if problems:
         raise Rejected(*problems)
     intake.signature, intake.party = signature, party
-    # From here on only the verified tree is used: the one reference covers all of it.
-    intake.root = signature.root
+    # From here on only the verified tree is used: the one reference covers all of it
+    # except the comments, which are not signed.
+    intake.root = xmlsafe.without_comments(signature.root)
 
 
 def authorise(intake: Intake, services: Services) -> None:

@@ -7,6 +7,7 @@ every test run gets its own PostgreSQL database and its own broker namespace, re
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,14 +93,13 @@ def settings(config_path: Path, db_url: str) -> Settings:
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
     built = build_services(settings, sync_registry=True)
-    connection = connect(AMQP_URL)
-    built.topology.declare(connection.channel())
+    with contextlib.closing(connect(AMQP_URL)) as connection:
+        built.topology.declare(connection.channel())
     yield built
     built.close()
-    try:
+    # A fresh connection: a test may have restarted the broker in between.
+    with contextlib.closing(connect(AMQP_URL)) as connection:
         built.topology.delete(connection.channel())
-    finally:
-        connection.close()
 
 
 @pytest.fixture

@@ -45,7 +45,9 @@ class Schema:
             if self._compiled.validate(element):
                 return []
             entries = list(self._compiled.error_log)[:MAX_ERRORS]
-        return [Problem(code, entry.message, _location(entry)) for entry in entries]
+        # libxml2 reports paths relative to the validated element; make them absolute.
+        base = element.getroottree().getpath(element)
+        return [Problem(code, entry.message, _location(entry, base)) for entry in entries]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def _read_pack(pack_file: Path) -> list[DocumentType]:
     return documents
 
 
-def _location(entry: etree._LogEntry) -> str:
-    path = f", {entry.path}" if entry.path else ""
-    return f"line {entry.line}{path}"
+def _location(entry: etree._LogEntry, base: str) -> str:
+    if not entry.path:
+        return f"line {entry.line}"
+    relative = entry.path.split("/", 2)[2] if entry.path.count("/") >= 2 else ""
+    return f"line {entry.line}, {base}/{relative}" if relative else f"line {entry.line}, {base}"

@@ -117,7 +117,10 @@ def verify_envelope(
         )
     signed_info_bytes = canonicalize(signed_info, c14n_method, _prefix_list(c14n_method, signed_info))
     for der, certificate in candidates:
-        _check_key(certificate, algorithm)
+        if embedded:
+            _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with it
+        elif not _usable(certificate, algorithm):
+            continue  # one of the party's registered certificates that cannot have made this signature
         if _signature_matches(certificate, algorithm, signed_info_bytes, signature_value):
             intermediates = tuple(der for der, _ in embedded[1:])
             return VerifiedSignature(root, certificate, der, intermediates, algorithm.uri)
@@ -266,6 +269,14 @@ def _check_key(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> 
             ErrorCode.SIGNATURE_INVALID,
             f"signature method {algorithm.uri} does not fit the certificate's {key_type(public_key)} key",
         )
+
+
+def _usable(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> bool:
+    try:
+        _check_key(certificate, algorithm)
+    except Rejected:
+        return False
+    return True
 
 
 def _signature_matches(

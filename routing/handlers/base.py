@@ -22,7 +22,7 @@ class InboundMessage:
 
     @cached_property
     def root(self) -> etree._Element:
-        return xmlsafe.parse(self.stored.body)
+        return xmlsafe.without_comments(xmlsafe.parse(self.stored.body))
 
     @cached_property
     def header(self) -> Header:
