@@ -26,7 +26,7 @@ from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
-from gateway.broker.publisher import message_headers
+from gateway.broker.publisher import Published, message_headers
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem, Rejected
 from gateway.parties import Party
@@ -239,7 +239,7 @@ def publish(intake: Intake, services: Services) -> None:
     if not intake.recorded.new:
         return  # an identical resend: the original is (or will be) on its way already
     header = intake.header
-    intake.published = services.publisher().publish(
+    intake.published = Published.OK is services.publisher().publish(
         services.topology.messages_exchange,
         intake.route.name,
         intake.body,

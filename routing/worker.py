@@ -117,18 +117,24 @@ class Worker:
             correlation_id=delivery.properties.correlation_id,
             sender=headers.get("x-sender"),
         )
-        attempt = int(headers.get("x-delivery-count", 0)) + 1
         try:
-            outcome = self._process(delivery)
+            stored = self._stored(delivery)
         except PoisonMessage as exc:
             bound.error("poison message", error=str(exc))
-            self._dead_letter(channel, delivery, str(exc), attempt, None)
+            self._dead_letter(channel, delivery, str(exc), attempts=0)
             return
+        try:
+            outcome = self._process(delivery, stored)
         except Exception as exc:  # a handler failure: retry, then dead-letter
-            max_attempts = self.services.settings.broker.max_attempts
-            if attempt >= max_attempts:
+            reason = f"{type(exc).__name__}: {exc}"
+            # Attempts are counted in the store: a delivery handed back unstarted (a stopping
+            # worker, a lost connection) is not a failure and must not use one up.
+            attempt = self.services.store.note_failure(stored.pk, reason)
+            if attempt >= self.services.settings.broker.max_attempts:
                 bound.exception("handler failed for the last time; dead-lettering", attempt=attempt)
-                self._dead_letter(channel, delivery, f"{type(exc).__name__}: {exc}", attempt, headers.get("x-store-id"))
+                # The store first: should it fail, the message stays unacknowledged and comes back.
+                self.services.store.mark_failed(stored.pk, reason, dt.datetime.now(dt.UTC))
+                self._dead_letter(channel, delivery, reason, attempt)
             else:
                 bound.warning("handler failed; will retry", attempt=attempt, error=repr(exc))
                 metrics.HANDLED.labels(delivery.route.name, "retried").inc()
@@ -139,9 +145,8 @@ class Worker:
         metrics.HANDLED.labels(delivery.route.name, outcome).inc()
         bound.info("message processed", outcome=outcome)
 
-    def _process(self, delivery: Delivery) -> str:
+    def _process(self, delivery: Delivery, stored: StoredMessage) -> str:
         """Run the handler once per message; returns "processed" or "duplicate"."""
-        stored = self._stored(delivery)
         handler_name = delivery.route.handler
         now = dt.datetime.now(dt.UTC)
         try:
@@ -158,7 +163,7 @@ class Worker:
                 tx.execute(
                     update(messages)
                     .where(messages.c.id == stored.pk)
-                    .values(status=MessageStatus.PROCESSED.value, processed_at=now)
+                    .values(status=MessageStatus.PROCESSED.value, processed_at=now, last_error=None)
                 )
         except IntegrityError:
             return "duplicate"  # another worker committed the same message first
@@ -176,13 +181,11 @@ class Worker:
             raise PoisonMessage(f"the broker copy of {sender}/{message_id} differs from the stored bytes")
         return stored
 
-    def _dead_letter(
-        self, channel: BlockingChannel, delivery: Delivery, reason: str, attempt: int, store_id: object
-    ) -> None:
+    def _dead_letter(self, channel: BlockingChannel, delivery: Delivery, reason: str, attempts: int) -> None:
         headers = {
             **(delivery.properties.headers or {}),
             "x-gateway-error": reason[:1000],
-            "x-gateway-attempts": attempt,
+            "x-gateway-attempts": attempts,
             "x-gateway-route": delivery.route.name,
         }
         properties = pika.BasicProperties(
@@ -193,7 +196,5 @@ class Worker:
             headers=headers,
         )
         channel.basic_publish(self.services.topology.dead_letter_exchange, "", delivery.body, properties)
-        if isinstance(store_id, int):
-            self.services.store.mark_failed(store_id, reason, attempt, dt.datetime.now(dt.UTC))
         channel.basic_ack(delivery.method.delivery_tag)
         metrics.HANDLED.labels(delivery.route.name, "dead-lettered").inc()

@@ -19,6 +19,7 @@ from pika.spec import Basic, BasicProperties
 
 from gateway.adapters.http import XML_TYPES
 from gateway.broker.connection import connect
+from gateway.broker.publisher import Published
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport
 
@@ -64,7 +65,7 @@ class AmqpDoor:
         transport = Transport("amqp", correlation_id, properties.app_id)
         outcome = self._intake(body, properties, transport)
         if properties.reply_to:
-            delivered = self.pipeline.services.publisher().publish(
+            delivered = Published.OK is self.pipeline.services.publisher().publish(
                 "",
                 properties.reply_to,
                 outcome.receipt,

@@ -8,6 +8,7 @@ messages are already stored and the outbox relay publishes them later.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Mapping
 
@@ -18,6 +19,14 @@ import structlog
 from gateway.broker.connection import connect
 
 log = structlog.get_logger(__name__)
+
+
+class Published(enum.Enum):
+    """The outcome of one publication."""
+
+    OK = "ok"  # confirmed by the broker
+    REFUSED = "refused"  # this message could not be routed or was nacked; others may go through
+    BROKER_UNAVAILABLE = "broker-unavailable"  # nothing can be published now
 
 
 def message_headers(store_id: int | None, sender: str, document_type: str, function: str, digest: str) -> dict[str, object]:
@@ -52,11 +61,11 @@ class Publisher:
         headers: Mapping[str, object] | None = None,
         reply_to: str | None = None,
         content_type: str = "application/xml",
-    ) -> bool:
-        """Publish and wait for the broker's confirm; True only when the broker took the message."""
+    ) -> Published:
+        """Publish and wait for the broker's confirm; `Published.OK` only when the broker took the message."""
         channel = self._open_channel()
         if channel is None:
-            return False
+            return Published.BROKER_UNAVAILABLE
         properties = pika.BasicProperties(
             content_type=content_type,
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -68,16 +77,16 @@ class Publisher:
         )
         try:
             channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
-            return True
+            return Published.OK
         except pika.exceptions.UnroutableError:
             log.error("broker returned the message as unroutable", exchange=exchange, routing_key=routing_key)
-            return False
+            return Published.REFUSED
         except pika.exceptions.NackError:
             log.error("broker refused the message (nack)", exchange=exchange, routing_key=routing_key)
-            return False
+            return Published.REFUSED
         except (pika.exceptions.AMQPError, OSError) as exc:
             self._fail(exc)
-            return False
+            return Published.BROKER_UNAVAILABLE
 
     def ready(self) -> bool:
         """Whether the broker can be reached now (opening the connection if needed)."""

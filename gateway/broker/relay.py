@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
-from gateway.broker.publisher import Publisher, message_headers
+from gateway.broker.publisher import Published, Publisher, message_headers
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
 
@@ -51,16 +51,20 @@ class OutboxRelay:
         pending = self.services.store.awaiting_publication(cutoff, broker.relay_batch)
         published = []
         for message in pending:
-            if not self._publish(message):
-                break  # the broker is away; try again next round
-            published.append(message.pk)
+            outcome = self._publish(message)
+            if outcome is Published.BROKER_UNAVAILABLE:
+                break  # try again next round
+            if outcome is Published.OK:
+                published.append(message.pk)
+            else:  # this message cannot be routed (a route removed from the configuration?)
+                log.error("outbox relay cannot route a message; it stays accepted", message_id=message.message_id, route=message.route)
         self.services.store.mark_queued(published, dt.datetime.now(dt.UTC))
         if published:
             metrics.RELAYED.inc(len(published))
             log.info("outbox relay published messages", count=len(published), pending=len(pending))
         return len(published)
 
-    def _publish(self, message: StoredMessage) -> bool:
+    def _publish(self, message: StoredMessage) -> Published:
         return self.publisher.publish(
             self.services.topology.messages_exchange,
             message.route,

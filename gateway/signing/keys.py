@@ -63,6 +63,10 @@ def key_weakness(key: PublicKeyTypes) -> str | None:
     return f"{type(key).__name__} keys are not allowed; use RSA or ECDSA"
 
 
+def _public_key_info(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 @dataclass(frozen=True)
 class SigningIdentity:
     """A private key with its certificate (and any intermediates) for signing envelopes."""
@@ -77,7 +81,7 @@ class SigningIdentity:
         if not isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
             raise ValueError(f"{key_path}: only RSA and ECDSA keys can sign envelopes")
         certificate, *intermediates = load_certificates(cert_path)
-        if certificate.public_key().public_numbers() != private_key.public_key().public_numbers():
+        if _public_key_info(certificate.public_key()) != _public_key_info(private_key.public_key()):
             raise ValueError(f"{cert_path} does not certify the key in {key_path}")
         return cls(private_key, certificate, tuple(intermediates))
 

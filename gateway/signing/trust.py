@@ -74,6 +74,12 @@ class TrustStore:
         return [problem] if problem else []
 
     def _build_path(self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...]) -> CertificatePath | Problem:
+        try:
+            return self._search(leaf_der, intermediate_ders)
+        except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
+            return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
+
+    def _search(self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...]) -> CertificatePath | Problem:
         leaf = certificate_from_der(leaf_der)
         if leaf_der in self._anchors:
             return CertificatePath((leaf,))
@@ -84,10 +90,13 @@ class TrustStore:
         path = [leaf]
         current = leaf
         while len(path) <= MAX_PATH_LENGTH:
-            anchor = _issuer_among(current, self._anchors.values())
+            # An issuer with pathLenConstraint n may have at most n intermediate CAs below it;
+            # below the issuer sought now there are len(path) - 1 of them.
+            below = len(path) - 1
+            anchor = _issuer_among(current, self._anchors.values(), below)
             if anchor is not None:
                 return CertificatePath((*path, anchor))
-            issuer = _issuer_among(current, (c for c in pool if c not in path and _is_ca(c)))
+            issuer = _issuer_among(current, (c for c in pool if c not in path), below)
             if issuer is None:
                 break
             path.append(issuer)
@@ -99,9 +108,12 @@ class TrustStore:
         )
 
 
-def _issuer_among(certificate: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
+def _issuer_among(
+    certificate: x509.Certificate, candidates: Iterable[x509.Certificate], intermediates_below: int
+) -> x509.Certificate | None:
+    """The candidate that issued `certificate` and may issue it under RFC 5280's CA rules."""
     for candidate in candidates:
-        if candidate.subject != certificate.issuer or not _is_ca(candidate):
+        if candidate.subject != certificate.issuer or not _may_issue(candidate, intermediates_below):
             continue
         try:
             certificate.verify_directly_issued_by(candidate)
@@ -111,11 +123,20 @@ def _issuer_among(certificate: x509.Certificate, candidates: Iterable[x509.Certi
     return None
 
 
-def _is_ca(certificate: x509.Certificate) -> bool:
+def _may_issue(certificate: x509.Certificate, intermediates_below: int) -> bool:
+    """A CA (basicConstraints), allowed to sign certificates (keyUsage), within its path length."""
     try:
-        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return False
+    if not constraints.ca:
+        return False
+    if constraints.path_length is not None and intermediates_below > constraints.path_length:
+        return False
+    try:
+        return certificate.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    except x509.ExtensionNotFound:
+        return True
 
 
 def _signing_usage_problem(certificate: x509.Certificate) -> Problem | None:

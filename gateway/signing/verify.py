@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -40,6 +40,7 @@ from gateway.signing.canonical import canonicalize, signature_detached
 from gateway.signing.keys import certificate_from_der, der_of, key_type, key_weakness, public_key_of
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
+_XML_WHITESPACE = str.maketrans("", "", " \t\r\n")  # base64 may be wrapped with XML white space only
 
 
 def _ds(local: str) -> str:
@@ -91,9 +92,10 @@ def verify_envelope(
     """
     signature = find_signature(root)
     signed_info, signature_value, key_info = _signature_parts(signature)
-    c14n_method, algorithm, reference = _signed_info_parts(signed_info)
-    transforms_c14n, inclusive_prefixes = _reference_transforms(reference)
-    digest_algorithm, expected_digest = _reference_digest(reference)
+    c14n_element, c14n_method, algorithm, reference = _signed_info_parts(signed_info)
+    transforms_element, digest_method, digest_value = _reference_parts(reference)
+    transforms_c14n, inclusive_prefixes = _reference_transforms(reference, transforms_element)
+    digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
 
     with signature_detached(signature):
         signed_bytes = canonicalize(root, transforms_c14n, inclusive_prefixes)
@@ -115,7 +117,7 @@ def verify_envelope(
             "KeyInfo carries no X509Certificate and the party has no registered certificate",
             _path(signature),
         )
-    signed_info_bytes = canonicalize(signed_info, c14n_method, _prefix_list(c14n_method, signed_info))
+    signed_info_bytes = canonicalize(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
     for der, certificate in candidates:
         if embedded:
             _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with it
@@ -134,7 +136,7 @@ def verify_envelope(
 def _signature_parts(
     signature: etree._Element,
 ) -> tuple[etree._Element, bytes, etree._Element | None]:
-    children = [child for child in signature if isinstance(child.tag, str)]
+    children = _elements(signature)
     tags = [child.tag for child in children]
     if tags[:2] != [_ds("SignedInfo"), _ds("SignatureValue")] or any(
         tag != _ds("KeyInfo") for tag in tags[2:]
@@ -150,8 +152,8 @@ def _signature_parts(
 
 def _signed_info_parts(
     signed_info: etree._Element,
-) -> tuple[Canonicalization, SignatureAlgorithm, etree._Element]:
-    children = [child for child in signed_info if isinstance(child.tag, str)]
+) -> tuple[etree._Element, Canonicalization, SignatureAlgorithm, etree._Element]:
+    children = _elements(signed_info)
     tags = [child.tag for child in children]
     if tags[:2] != [_ds("CanonicalizationMethod"), _ds("SignatureMethod")]:
         raise Rejected.of(
@@ -182,10 +184,27 @@ def _signed_info_parts(
             f"signature method {method_uri!r} is not allowed; use RSA or ECDSA with SHA-256 or stronger",
             _path(children[1]),
         )
-    return c14n_method, algorithm, references[0]
+    return children[0], c14n_method, algorithm, references[0]
 
 
-def _reference_transforms(reference: etree._Element) -> tuple[Canonicalization, list[str] | None]:
+def _reference_parts(reference: etree._Element) -> tuple[etree._Element | None, etree._Element, etree._Element]:
+    """Transforms (optional), DigestMethod and DigestValue: exactly these, in this order."""
+    children = _elements(reference)
+    tags = [child.tag for child in children]
+    if tags == [_ds("Transforms"), _ds("DigestMethod"), _ds("DigestValue")]:
+        return children[0], children[1], children[2]
+    if tags == [_ds("DigestMethod"), _ds("DigestValue")]:
+        return None, children[0], children[1]
+    raise Rejected.of(
+        ErrorCode.SIGNATURE_PROFILE,
+        "the Reference must hold an optional Transforms, a DigestMethod and a DigestValue, nothing else",
+        _path(reference),
+    )
+
+
+def _reference_transforms(
+    reference: etree._Element, transforms_element: etree._Element | None
+) -> tuple[Canonicalization, list[str] | None]:
     uri = reference.get("URI")
     if uri != "":
         raise Rejected.of(
@@ -193,9 +212,12 @@ def _reference_transforms(reference: etree._Element) -> tuple[Canonicalization, 
             f'the Reference must cover the whole envelope (URI=""), not {uri!r}',
             _path(reference),
         )
-    transforms_element = reference.find(_ds("Transforms"))
-    transforms = [] if transforms_element is None else list(transforms_element)
-    uris = [t.get("Algorithm") for t in transforms if isinstance(t.tag, str)]
+    transforms = [] if transforms_element is None else _elements(transforms_element)
+    if any(t.tag != _ds("Transform") for t in transforms):
+        raise Rejected.of(
+            ErrorCode.SIGNATURE_PROFILE, "Transforms may hold only ds:Transform elements", _path(reference)
+        )
+    uris = [t.get("Algorithm") for t in transforms]
     if not uris or uris[0] != ENVELOPED_SIGNATURE or len(uris) > 2:
         raise Rejected.of(
             ErrorCode.SIGNATURE_PROFILE,
@@ -215,15 +237,7 @@ def _reference_transforms(reference: etree._Element) -> tuple[Canonicalization, 
     return method, _prefix_list(method, transforms[-1])
 
 
-def _reference_digest(reference: etree._Element) -> tuple[type[hashes.HashAlgorithm], bytes]:
-    method = reference.find(_ds("DigestMethod"))
-    value = reference.find(_ds("DigestValue"))
-    if method is None or value is None:
-        raise Rejected.of(
-            ErrorCode.SIGNATURE_PROFILE,
-            "the Reference needs a DigestMethod and a DigestValue",
-            _path(reference),
-        )
+def _reference_digest(method: etree._Element, value: etree._Element) -> tuple[type[hashes.HashAlgorithm], bytes]:
     algorithm = DIGEST_ALGORITHMS.get(method.get("Algorithm") or "")
     if algorithm is None:
         raise Rejected.of(
@@ -260,7 +274,10 @@ def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes,
 
 
 def _check_key(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> None:
-    public_key = public_key_of(certificate)
+    try:
+        public_key = public_key_of(certificate)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # certificates are decoded lazily
+        raise Rejected.of(ErrorCode.CERTIFICATE_INVALID, f"the certificate's public key cannot be read: {exc}") from None
     weakness = key_weakness(public_key)
     if weakness:
         raise Rejected.of(ErrorCode.KEY_TOO_WEAK, weakness)
@@ -282,7 +299,7 @@ def _usable(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> boo
 def _signature_matches(
     certificate: x509.Certificate, algorithm: SignatureAlgorithm, data: bytes, value: bytes
 ) -> bool:
-    public_key = public_key_of(certificate)
+    public_key = public_key_of(certificate)  # readable: _check_key or _usable came first
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(value, data, padding.PKCS1v15(), algorithm.hash())
@@ -302,11 +319,16 @@ def _signature_matches(
 
 def _base64(element: etree._Element, label: str) -> bytes:
     try:
-        return base64.b64decode("".join((element.text or "").split()), validate=True)
+        return base64.b64decode((element.text or "").translate(_XML_WHITESPACE), validate=True)
     except (binascii.Error, ValueError):
         raise Rejected.of(
             ErrorCode.SIGNATURE_PROFILE, f"{label} is not valid base64", _path(element)
         ) from None
+
+
+def _elements(parent: etree._Element) -> list[etree._Element]:
+    """The child elements, without comments and processing instructions."""
+    return [child for child in parent if isinstance(child.tag, str)]
 
 
 def _path(element: etree._Element) -> str:

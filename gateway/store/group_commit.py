@@ -25,16 +25,20 @@ class GroupCommitter:
         self._store = store
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
     def record(self, new: NewMessage, received_at: dt.datetime) -> Recorded:
         """Record one message with whatever else is waiting; raises what the store raised."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
         future: Future[Recorded] = Future()
         self._queue.put((new, received_at, future))
         return future.result()
 
     def close(self) -> None:
+        self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
 

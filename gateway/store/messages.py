@@ -45,7 +45,7 @@ class Recorded:
 
     @property
     def new(self) -> bool:
-        return self.pk is not None and self.receipt is None
+        return self.pk is not None and self.receipt is None and not self.conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +166,28 @@ class MessageStore:
             ).one_or_none()
         return StoredMessage(**row._mapping) if row else None
 
-    def mark_failed(self, pk: int, error: str, attempts: int, at: dt.datetime) -> None:
+    def note_failure(self, pk: int, error: str) -> int:
+        """Count one failed handler attempt; returns the attempts so far (redeliveries do not count)."""
         with writing(self.engine) as connection:
             connection.execute(
                 update(messages)
                 .where(messages.c.id == pk)
-                .values(status=MessageStatus.FAILED.value, last_error=error[:4000], attempts=attempts, processed_at=at)
+                .values(attempts=messages.c.attempts + 1, last_error=error[:4000])
+            )
+            return connection.execute(select(messages.c.attempts).where(messages.c.id == pk)).scalar_one()
+
+    def mark_failed(self, pk: int, error: str, at: dt.datetime) -> None:
+        with writing(self.engine) as connection:
+            connection.execute(
+                update(messages)
+                .where(messages.c.id == pk)
+                .values(status=MessageStatus.FAILED.value, last_error=error[:4000], processed_at=at)
             )
 
     def count_by(self, *columns: str, **filters: str | None) -> list[tuple]:
         """Counts of messages grouped by the named columns, with optional equality filters."""
         group = [messages.c[name] for name in columns]
-        query = select(*group, func.count()).group_by(*group).order_by(*group)
+        query = select(*group, func.count()).select_from(messages).group_by(*group).order_by(*group)
         for name, value in filters.items():
             if value is not None:
                 query = query.where(messages.c[name] == value)
