@@ -8,6 +8,7 @@ GATEWAY_CONFIG, GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -82,8 +83,12 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     config_path = Path(path or env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG).resolve()
     raw: dict[str, Any] = {}
     if config_path.exists():
-        with config_path.open("rb") as handle:
-            raw = tomllib.load(handle)
+        try:
+            with config_path.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_path} is not valid TOML: {exc}") from None
+        _refuse_unknown_keys(config_path, raw)
     elif path or env.get("GATEWAY_CONFIG"):
         raise ConfigurationError(f"configuration file {config_path} does not exist")
     config_dir = config_path.parent
@@ -121,6 +126,30 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         raise ConfigurationError(f"{config_path}: {exc}") from None
 
 
+# Sections read field by field (the others are checked by their dataclasses).
+_KNOWN_KEYS: dict[str, set[str]] = {
+    "paths": {"var", "pki"},
+    "store": {"url"},
+    "trust": {"anchors", "clock_skew_s"},
+    "registry": {"parties", "routes"},
+    "schemas": {"packs"},
+    "logging": {"format", "level"},
+}
+_DATACLASS_SECTIONS = {"gateway", "http", "broker"}
+
+
+def _refuse_unknown_keys(path: Path, raw: dict[str, Any]) -> None:
+    """A misspelt key must not silently fall back to a default (e.g. the trust anchors)."""
+    for section, values in raw.items():
+        if section in _DATACLASS_SECTIONS:
+            continue
+        if section not in _KNOWN_KEYS or not isinstance(values, dict):
+            raise ConfigurationError(f"{path}: unknown section [{section}]")
+        unknown = set(values) - _KNOWN_KEYS[section]
+        if unknown:
+            raise ConfigurationError(f"{path}: unknown key(s) {sorted(unknown)} in [{section}]")
+
+
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     """Write a gateway.toml from plain values (for generated set-ups: demo, benchmark, tests)."""
     lines = []
@@ -140,4 +169,4 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string

@@ -93,10 +93,28 @@ def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
     return configured
 
 
+REMOVED = "removed"
+
+
 def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
-    """Make the store's registry match the configuration (parties and their certificates)."""
+    """Make the store's registry match the configuration (parties and their certificates).
+
+    A party that is no longer configured is kept (its messages refer to it) but marked
+    removed, and its certificates are deleted: it can send nothing more.
+    """
+    configured = list(configured)
+    certificates = {party.identity: _certificates(party) for party in configured}
+    _refuse_shared_certificates(certificates)
     now = dt.datetime.now(dt.UTC)
     with writing(engine) as connection:
+        connection.execute(
+            update(parties)
+            .where(parties.c.identity.not_in([p.identity for p in configured]), parties.c.status != REMOVED)
+            .values(status=REMOVED, updated_at=now)
+        )
+        connection.execute(
+            delete(party_certificates).where(party_certificates.c.party.not_in([p.identity for p in configured]))
+        )
         for party in configured:
             values = {
                 "name": party.name,
@@ -109,7 +127,7 @@ def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
             if changed.rowcount == 0:
                 connection.execute(insert(parties).values(identity=party.identity, **values))
             connection.execute(delete(party_certificates).where(party_certificates.c.party == party.identity))
-            for certificate in _certificates(party):
+            for certificate in certificates[party.identity]:
                 connection.execute(
                     insert(party_certificates).values(
                         fingerprint=fingerprint(certificate),
@@ -173,13 +191,27 @@ class PartyRegistry:
 
 
 def _certificates(party: PartyConfig) -> list[x509.Certificate]:
-    found = []
+    """The party's certificates, each once (a file listed twice is one certificate)."""
+    found: dict[str, x509.Certificate] = {}
     for path in party.certificate_files:
         if path.exists():
-            found.append(load_certificates(path)[0])
+            certificate = load_certificates(path)[0]
+            found.setdefault(fingerprint(certificate), certificate)
         else:
             log.warning("registered certificate file is missing", party=party.identity, path=str(path))
-    return found
+    return list(found.values())
+
+
+def _refuse_shared_certificates(certificates: dict[str, list[x509.Certificate]]) -> None:
+    owners: dict[str, str] = {}
+    for identity, owned in certificates.items():
+        for certificate in owned:
+            other = owners.setdefault(fingerprint(certificate), identity)
+            if other != identity:
+                raise ConfigurationError(
+                    f"certificate {certificate.subject.rfc4514_string()} is registered to both {other!r} and "
+                    f"{identity!r}; a certificate identifies one party"
+                )
 
 
 def _resolve(value: str, base: Path) -> Path:

@@ -136,7 +136,9 @@ def verify(intake: Intake, services: Services) -> None:
             Problem(ErrorCode.PARTY_UNKNOWN, f"party {intake.header.sender.identity!r} is not registered", "/Envelope/Header/From/identity")
         )
     elif not party.active:
-        problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}"))
+        problems.append(
+            Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", "/Envelope/Header/From/identity")
+        )
     problems.extend(services.trust.check(signature.certificate_der, signature.intermediates))
     if party is not None:
         print_ = hashlib.sha256(signature.certificate_der).hexdigest()

@@ -79,5 +79,5 @@ def load_handler(reference: str) -> object:
     module_name, _, attribute = reference.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
         raise ConfigurationError(f"handler {reference!r} cannot be loaded: {exc}") from None

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
+    except OSError as exc:  # a missing key or sample file; an unreachable gateway
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    except requests.RequestException as exc:
+        console.print(f"[red]cannot reach the gateway:[/red] {exc}")
         return 2
 
 

@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import xmlschema
 from lxml import etree
 
+from gateway.envelope import FUNCTION_NAMES
 from gateway.errors import ConfigurationError, ErrorCode, Problem
+from gateway.parties import ROLES
 
 BUILTIN_PACK = Path(__file__).parent / "catalogue.toml"
 ENVELOPE_XSD = Path(__file__).parent / "xsd" / "envelope.xsd"
@@ -72,7 +75,7 @@ class SchemaRegistry:
         """Compile the envelope schema, the built-in catalogue and every extra pack."""
         documents: dict[str, DocumentType] = {}
         for pack_file in (BUILTIN_PACK, *(_pack_file(p) for p in packs)):
-            for document in _read_pack(pack_file):
+            for document in _read_pack(pack_file, check_roots=pack_file != BUILTIN_PACK):
                 if document.name in documents:
                     raise ConfigurationError(
                         f"document type {document.name} is defined in both "
@@ -105,7 +108,7 @@ def _pack_file(path: Path) -> Path:
     return path / PACK_FILE if path.is_dir() else path
 
 
-def _read_pack(pack_file: Path) -> list[DocumentType]:
+def _read_pack(pack_file: Path, check_roots: bool) -> list[DocumentType]:
     try:
         with pack_file.open("rb") as handle:
             entries = tomllib.load(handle).get("document", [])
@@ -114,19 +117,36 @@ def _read_pack(pack_file: Path) -> list[DocumentType]:
     documents = []
     for entry in entries:
         try:
-            documents.append(
-                DocumentType(
-                    name=entry["type"],
-                    root=entry["root"],
-                    schema=Schema.compile((pack_file.parent / entry["xsd"]).resolve()),
-                    senders=frozenset(entry["senders"]),
-                    functions=frozenset(entry.get("functions", ["01", "02", "03"])),
-                    pack=pack_file,
-                )
+            document = DocumentType(
+                name=entry["type"],
+                root=entry["root"],
+                schema=Schema.compile((pack_file.parent / entry["xsd"]).resolve()),
+                senders=frozenset(entry["senders"]),
+                functions=frozenset(entry.get("functions", ["01", "02", "03"])),
+                pack=pack_file,
             )
         except KeyError as exc:
             raise ConfigurationError(f"{pack_file}: a [[document]] entry lacks {exc}") from None
+        _check_entry(pack_file, document, check_roots)
+        documents.append(document)
     return documents
+
+
+def _check_entry(pack_file: Path, document: DocumentType, check_root: bool) -> None:
+    """Typos that would make a document type unsendable are refused at start-up, not per message."""
+    where = f"{pack_file}, document type {document.name}"
+    if unknown := document.senders - ROLES:
+        raise ConfigurationError(f"{where}: unknown sender roles {sorted(unknown)}; roles are {sorted(ROLES)}")
+    if unknown := document.functions - FUNCTION_NAMES.keys():
+        raise ConfigurationError(f"{where}: unknown function codes {sorted(unknown)}")
+    if check_root:
+        # lxml does not list a schema's global elements; xmlschema does (including imports).
+        try:
+            elements = xmlschema.XMLSchema(str(document.schema.path), allow="local").maps.elements
+        except xmlschema.XMLSchemaException as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
+        if document.root not in elements:
+            raise ConfigurationError(f"{where}: the root {document.root} is not a global element of {document.schema.path}")
 
 
 def _location(entry: etree._LogEntry, base: str) -> str:

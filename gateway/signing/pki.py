@@ -154,7 +154,8 @@ def _load_or_create_ca(directory: Path, force: bool) -> CertificateAuthority:
     ca_key, ca_cert = directory / "ca.key.pem", directory / "ca.pem"
     if ca_key.exists() and ca_cert.exists() and not force:
         key = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
-        assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise ValueError(f"{ca_key}: the CA key must be RSA or ECDSA")
         return CertificateAuthority(key, load_certificates(ca_cert)[0])
     ca = CertificateAuthority.create()
     _write_private(ca_key, _pem_key(ca.key))
@@ -170,5 +171,6 @@ def _pem_key(key: PrivateKey) -> bytes:
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode given to open() applies only when the file is created
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -182,25 +182,9 @@ def test_pki_placeholder_is_the_pki_dir(tmp_path: Path, pki_source: str) -> None
 
 # --- errors --------------------------------------------------------------------------------
 
-_IGNORED = pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/config.py load_settings: sections [paths], [trust], [registry], [schemas], [logging] are "
-    "read with .get(), so a misspelt key (e.g. [trust] anchor = ...) is silently ignored and the default is used",
-)
-
-
 @pytest.mark.parametrize(
     "section",
-    [
-        "gateway",
-        "http",
-        "broker",
-        pytest.param("paths", marks=_IGNORED),
-        pytest.param("trust", marks=_IGNORED),
-        pytest.param("registry", marks=_IGNORED),
-        pytest.param("schemas", marks=_IGNORED),
-        pytest.param("logging", marks=_IGNORED),
-    ],
+    ["gateway", "http", "broker", "paths", "trust", "registry", "schemas", "logging"],
 )
 def test_unknown_key_in_a_section_is_refused(tmp_path: Path, section: str) -> None:
     path = config_file(tmp_path, f"[{section}]\nbogus_setting = 1\n")
@@ -222,12 +206,6 @@ def test_missing_explicit_file_is_refused(tmp_path: Path, how: str) -> None:
     assert str(missing) in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/config.py load_settings line ~86: tomllib.load is not guarded, so a syntax error in "
-    "gateway.toml escapes as tomllib.TOMLDecodeError (the CLI, which catches ConfigurationError, shows a traceback); "
-    "parties.toml, routes.toml and pack.toml errors do become ConfigurationError",
-)
 def test_malformed_file_is_a_configuration_error(tmp_path: Path) -> None:
     path = config_file(tmp_path, "[http\nbind = 1\n")
 
@@ -249,11 +227,6 @@ def test_malformed_file_is_a_configuration_error(tmp_path: Path) -> None:
         "tab\tseparated",
         pytest.param(
             "two\nlines",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG gateway/config.py _toml_value: only \\ and \" are escaped, so a newline (or another "
-                "control character) is written raw into a TOML basic string and the file cannot be read back",
-            ),
         ),
     ],
     ids=["unicode", "quotes", "backslashes", "tab", "newline"],

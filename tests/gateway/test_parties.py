@@ -234,11 +234,6 @@ def test_sync_is_idempotent(tmp_path: Path, engine: Engine, certs: list[SigningI
     assert load_registry(engine)[party] == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/parties.py sync_parties: it only upserts the configured parties; a party removed from "
-    "parties.toml keeps its row and certificates in the store, stays active and can still send",
-)
 def test_party_removed_from_the_configuration_can_no_longer_send(
     tmp_path: Path, engine: Engine, certs: list[SigningIdentity], ids: Callable[[str], str]
 ) -> None:
@@ -254,11 +249,6 @@ def test_party_removed_from_the_configuration_can_no_longer_send(
     assert dropped not in registry or not registry[dropped].active or not registry[dropped].certificates
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/parties.py sync_parties: a certificate file listed twice for one party inserts the same "
-    "fingerprint twice and fails with sqlalchemy IntegrityError (party_certificates primary key)",
-)
 def test_certificate_listed_twice_for_one_party_is_registered_once(
     tmp_path: Path, engine: Engine, certs: list[SigningIdentity], ids: Callable[[str], str]
 ) -> None:
@@ -271,11 +261,6 @@ def test_certificate_listed_twice_for_one_party_is_registered_once(
     assert list(load_registry(engine)[party].certificates) == [fingerprint(certs[0].certificate)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/parties.py sync_parties: one certificate registered to two parties fails with sqlalchemy "
-    "IntegrityError instead of a ConfigurationError naming the parties",
-)
 def test_certificate_registered_to_two_parties_is_a_configuration_error(
     tmp_path: Path, engine: Engine, certs: list[SigningIdentity], ids: Callable[[str], str]
 ) -> None:

@@ -187,19 +187,9 @@ def test_load_handler_returns_the_attribute() -> None:
         "no_such_top_level_package_xyz:handler",
         pytest.param(
             ":handler",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG routing/table.py load_handler: an empty module name makes importlib raise ValueError, "
-                "which is not turned into ConfigurationError (the worker then dies with a bare ValueError)",
-            ),
         ),
         pytest.param(
             ".record:handler",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG routing/table.py load_handler: a relative module name makes importlib raise TypeError, "
-                "which is not turned into ConfigurationError",
-            ),
         ),
     ],
 )

@@ -161,12 +161,6 @@ def test_keys_init_after_adding_a_party_makes_only_its_key(
     assert "keys made for 0400000009" in words(capsys.readouterr().out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/signing/pki.py _write_private: os.open(..., O_CREAT | O_TRUNC, 0o600) applies the mode only "
-    "when the file is created, so `keys init --force` writes the new private key into an existing file that keeps "
-    "its looser permissions (e.g. 0644)",
-)
 def test_keys_init_force_tightens_loose_key_permissions(keys_config: Path, tmp_path: Path) -> None:
     directory = tmp_path / "made"
     assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0
@@ -236,11 +230,6 @@ def test_sign_leaves_a_signed_envelope_as_it_is(
         main(["--config", str(config_path), "sign", str(signed), "--party", "0101234567", "--fresh"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/cli/main.py _identity/_prepared: a party without a key in the PKI dir ends in an uncaught "
-    "FileNotFoundError traceback (exit status 1, the status `submit` uses for 'rejected') instead of a clean error",
-)
 @pytest.mark.parametrize("command", ["sign", "submit"])
 def test_party_without_a_key_is_a_clean_error(command: str, config_path: Path) -> None:
     result = run("--config", str(config_path), command, str(SAMPLES / "ECOM_ORDER.xml"), "--party", "NOBODY")
@@ -249,11 +238,6 @@ def test_party_without_a_key_is_a_clean_error(command: str, config_path: Path) -
     assert "NOBODY.key.pem" in result.stdout + result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG gateway/cli/main.py _submit: a gateway that cannot be reached ends in an uncaught "
-    "requests.ConnectionError traceback with exit status 1, which the interface contract reserves for 'rejected'",
-)
 def test_submit_to_an_unreachable_gateway_is_not_reported_as_rejected(config_path: Path) -> None:
     result = run(
         "--config", str(config_path), "submit", str(SAMPLES / "ECOM_ORDER.xml"), "--party", "0101234567",

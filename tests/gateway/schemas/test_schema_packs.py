@@ -173,20 +173,10 @@ def test_unreadable_pack_is_refused(tmp_path: Path, make: Callable[[Path], Path]
         pytest.param(
             lambda text: text.replace('senders = ["trader", "logistics"]', 'senders = ["traders"]'),
             id="unknown-sender-role",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG gateway/schemas/registry.py _read_pack: senders are not checked against "
-                "gateway.parties.ROLES (parties.toml roles are); a typo makes the type unsendable by anyone, silently",
-            ),
         ),
         pytest.param(
             lambda text: text.replace(ROOT, f"{{{WCO_NS}}}GoodsDeclaration"),
             id="root-not-declared-by-its-schema",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG gateway/schemas/registry.py _read_pack: `root` is not checked against the XSD's global "
-                "elements; every message of the type is then rejected with PAYLOAD_SCHEMA_INVALID",
-            ),
         ),
     ],
 )
