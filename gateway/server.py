@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import pika.exceptions
 import structlog
@@ -132,13 +133,13 @@ def run_component(name: str, config: str | None, bind: str | None) -> None:
         services.close()
 
 
-def _component(name: str, services: Services):  # type: ignore[no-untyped-def]
+def _component(name: str, services: Services) -> Component:
     from gateway.adapters.amqp import AmqpDoor
     from gateway.broker.relay import OutboxRelay
     from gateway.pipeline import Pipeline
     from routing.worker import Worker
 
-    factories: dict[str, Callable[[], object]] = {
+    factories: dict[str, Callable[[], Component]] = {
         "amqp": lambda: AmqpDoor(Pipeline(services)),
         "relay": lambda: OutboxRelay(services),
         "workers": lambda: Worker(services),
@@ -152,6 +153,14 @@ def _init_http_worker(settings: Settings) -> None:
     # to the switch interval while the other request threads compute; at the default 5 ms
     # that wait, repeated on every I/O call, dominated the request time (see README, Performance).
     sys.setswitchinterval(settings.http.switch_interval_s)
+
+
+class Component(Protocol):
+    """A long-running part of the gateway: `run` until `stop` is called (from a signal handler)."""
+
+    def run(self) -> None: ...
+
+    def stop(self, *_: object) -> None: ...
 
 
 def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
@@ -175,6 +184,10 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
                 "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
                 "post_worker_init": lambda _worker: _init_http_worker(settings),
             }
+            if "control_socket_disable" in self.cfg.settings:
+                # Newer gunicorn opens a control socket at one fixed path per user: two gateways
+                # on one host would fight over it, and the supervisor does its job anyway.
+                values["control_socket_disable"] = True
             for key, value in values.items():
                 self.cfg.set(key, value)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, write_config
+from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, Queues, isolated_schema, write_config
 
 from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings
@@ -23,8 +23,6 @@ from gateway.pipeline import Pipeline
 from gateway.services import Services, build_services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import init_pki
-
-
 
 # --- PKI ----------------------------------------------------------------------
 
@@ -65,11 +63,20 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test that takes this runs on both stores."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes this runs on both stores, each time on an empty store of its own."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gateway.db'}"
-    return request.getfixturevalue("postgres_url")
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+        return
+    with isolated_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def queues() -> Iterator[Queues]:
+    inspector = Queues()
+    yield inspector
+    inspector.close()
 
 
 # --- settings, services, pipeline ---------------------------------------------

@@ -1,41 +1,33 @@
 """Helpers for the tests: paths, a builder of signed test messages, a live gateway subprocess."""
 
+
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from lxml import etree
+from pika.spec import BasicProperties
 
+from conformance import SAMPLE_SENDERS, SAMPLES_DIR
 from gateway import client, config
+from gateway.broker.connection import connect
 from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
 from gateway.process import GatewayProcess
 from gateway.signing.keys import SigningIdentity
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "conformance" / "samples"
 AMQP_URL = os.environ.get("GATEWAY_AMQP_URL", DEFAULT_AMQP_URL)
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GATEWAY_ID = "VNECOMGW"
 
-# Who sends each sample (a party registered in config/parties.toml with a role allowed to send it).
-SAMPLE_SENDERS = {
-    "ECOM_ORDER": "0101234567",
-    "ECOM_DECLARATION": "0309876543",
-    "INSPECTION_RESULT": "BYT",
-    "PLATFORM_REGISTRATION": "0101234567",
-    "POLICY_NOTICE": "BYT",
-    "ATIGA_FORM_D": "SG-ASW",
-    "ACDD": "SG-ASW",
-    "RECEIPT": "VNSW",
-    "LANE_NOTICE": "VNSW",
-    "RESULT_NOTICE": "VNSW",
-    "RISK_ALERT": "VNSW",
-}
 
 
 def write_config(directory: Path, pki_dir: Path, namespace: str, **sections: dict[str, object]) -> Path:
@@ -62,7 +54,7 @@ class MessageFactory:
         self.identity = identity
 
     def envelope(self, document_type: str, sender: str | None = None) -> etree._Element:
-        root = client.refresh(client.load_envelope(SAMPLES / f"{document_type}.xml"))
+        root = client.refresh(client.load_envelope(SAMPLES_DIR / f"{document_type}.xml"))
         if sender is not None:
             root.find(f"{qname('Header')}/{qname('From')}/{qname('identity')}").text = sender
         return root
@@ -101,3 +93,55 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval:
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout}s: {getattr(condition, '__name__', condition)}")
 
+
+
+@contextlib.contextmanager
+def isolated_schema(database_url: str) -> Iterator[str]:
+    """A URL for an empty PostgreSQL schema of its own in `database_url`, dropped afterwards.
+
+    Tests share the run's database, and some queries cover whole tables (counts, the
+    outbox's "everything accepted"): each test gets a schema (search_path) of its own.
+    """
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class Queues:
+    """Reads the test's queues with basic_get (each message taken is acknowledged, i.e. removed)."""
+
+    def __init__(self) -> None:
+        self.connection = connect(AMQP_URL, name="test-inspector")
+        self.channel = self.connection.channel()
+
+    def ready(self, queue: str) -> int:
+        return self.channel.queue_declare(queue, passive=True).method.message_count
+
+    def consumers(self, queue: str) -> int:
+        return self.channel.queue_declare(queue, passive=True).method.consumer_count
+
+    def take(self, queue: str) -> tuple[BasicProperties, bytes] | None:
+        method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+        return (properties, body) if method is not None else None
+
+    def take_all(self, queue: str, expected: int, timeout: float = 30.0) -> list[tuple[BasicProperties, bytes]]:
+        """Wait for `expected` messages in `queue` and take them; fails if more are there."""
+        taken: list[tuple[BasicProperties, bytes]] = []
+
+        def enough() -> bool:
+            while (message := self.take(queue)) is not None:
+                taken.append(message)
+            return len(taken) >= expected
+
+        wait_until(enough, timeout=timeout, interval=0.05)
+        assert len(taken) == expected, f"{queue} held {len(taken)} messages, expected {expected}"
+        return taken
+
+    def close(self) -> None:
+        if self.connection.is_open:
+            self.connection.close()

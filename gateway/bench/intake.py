@@ -28,6 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from conformance import SAMPLES_DIR
 from gateway import client, pipeline
 from gateway.bench.load import LoadPlan, LoadResult, run_load_process
 from gateway.broker.connection import connect
@@ -36,7 +37,7 @@ from gateway.process import GatewayProcess
 from gateway.services import build_services
 from gateway.signing.keys import SigningIdentity
 
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "conformance" / "samples" / "ECOM_DECLARATION.xml"
+SAMPLE = SAMPLES_DIR / "ECOM_DECLARATION.xml"
 PARTY = "0309876543"
 LOAD_PROCESSES = 2
 CEILING_MESSAGES = 1000

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from conformance import attacks
+from conformance import SAMPLE_SENDERS, SAMPLES_DIR, attacks
 from gateway import client
 from gateway.config import Settings, load_settings
 from gateway.envelope import qname
@@ -31,20 +31,6 @@ from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "conformance" / "samples"
-SENDERS = {
-    "ECOM_ORDER": "0101234567",
-    "ECOM_DECLARATION": "0309876543",
-    "INSPECTION_RESULT": "BYT",
-    "PLATFORM_REGISTRATION": "0101234567",
-    "POLICY_NOTICE": "BYT",
-    "ATIGA_FORM_D": "SG-ASW",
-    "ACDD": "SG-ASW",
-    "RECEIPT": "VNSW",
-    "LANE_NOTICE": "VNSW",
-    "RESULT_NOTICE": "VNSW",
-    "RISK_ALERT": "VNSW",
-}
 console = Console()
 
 
@@ -64,13 +50,13 @@ class Demo:
         return self._identities[party]
 
     def envelope(self, document_type: str, sender: str | None = None) -> etree._Element:
-        root = client.refresh(client.load_envelope(SAMPLES / f"{document_type}.xml"))
+        root = client.refresh(client.load_envelope(SAMPLES_DIR / f"{document_type}.xml"))
         if sender:
             root.find(f"{qname('Header')}/{qname('From')}/{qname('identity')}").text = sender
         return root
 
     def signed(self, document_type: str, signer: str | None = None) -> bytes:
-        party = SENDERS[document_type]
+        party = SAMPLE_SENDERS[document_type]
         return client.sign(self.envelope(document_type, party), self.identity(signer or party))
 
     def send(self, door: str, body: bytes) -> client.ReceiptView:
@@ -127,7 +113,7 @@ def _good_messages(demo: Demo) -> list[str]:
         table.add_column(column)
     doors = itertools.cycle(["HTTP", "SOAP 1.1", "SOAP 1.2", "AMQP"])
     accepted = []
-    for document_type, sender in SENDERS.items():
+    for document_type, sender in SAMPLE_SENDERS.items():
         door = next(doors)
         receipt = demo.send(door, demo.signed(document_type))
         colour = "green" if receipt.accepted else "red"

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import logs
+from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.errors import ConfigurationError
+from gateway.signing.keys import SigningIdentity
 
 console = Console()
 
@@ -118,9 +120,7 @@ def _keys_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _identity(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from gateway.signing.keys import SigningIdentity
-
+def _identity(args: argparse.Namespace) -> SigningIdentity:
     settings = load_settings(args.config)
     return SigningIdentity.load(args.key or settings.party_key(args.party), args.cert or settings.party_cert(args.party))
 
@@ -168,7 +168,7 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if receipt.accepted else 1
 
 
-def print_receipt(receipt, http_status: int) -> None:  # type: ignore[no-untyped-def]
+def print_receipt(receipt: ReceiptView, http_status: int) -> None:
     colour = "green" if receipt.accepted else "red"
     console.print(
         f"[{colour}]{receipt.status}[/{colour}] (HTTP {http_status}, function {receipt.function}) "

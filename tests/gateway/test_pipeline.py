@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from support import SAMPLE_SENDERS, MessageFactory
+from support import MessageFactory
 
+from conformance import SAMPLE_SENDERS
 from gateway import client
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services

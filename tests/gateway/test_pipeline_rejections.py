@@ -28,9 +28,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from sqlalchemy import select
-from support import AMQP_URL, GATEWAY_ID, REPO, SAMPLES, MessageFactory, write_config
+from support import AMQP_URL, GATEWAY_ID, REPO, MessageFactory, write_config
 
-from conformance import attacks
+from conformance import SAMPLES_DIR, attacks
 from gateway import client, xmlsafe
 from gateway.config import load_settings
 from gateway.envelope import qname
@@ -204,7 +204,7 @@ SUBJECT = f"{qname('Header')}/{qname('Subject')}"
 
 
 def order_payload_instead(root: etree._Element) -> None:
-    order = etree.parse(str(SAMPLES / "ECOM_ORDER.xml")).getroot().find(f"{CONTENT}/*")
+    order = etree.parse(str(SAMPLES_DIR / "ECOM_ORDER.xml")).getroot().find(f"{CONTENT}/*")
     content = root.find(CONTENT)
     content.replace(content[0], order)
 

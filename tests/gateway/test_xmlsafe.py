@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from conformance import attacks
+from conformance import SAMPLES_DIR, attacks
 from gateway import xmlsafe
 from gateway.envelope import ENVELOPE_NS, qname
 from gateway.errors import ErrorCode, Rejected
-from support import SAMPLES
 
-SAMPLE = (SAMPLES / "ECOM_DECLARATION.xml").read_bytes()
+SAMPLE = (SAMPLES_DIR / "ECOM_DECLARATION.xml").read_bytes()
 SECRET = "s3cr3t-4f1d2c-never-to-be-read"
 
 

@@ -1,5 +1,5 @@
-"""Worker fixtures: workers running in background threads (always stopped and joined), a plain
-AMQP channel to look into the test's queues, and the workers' handled-messages counter."""
+"""Worker fixtures: workers running in background threads (always stopped and joined) and the
+workers' handled-messages counter."""
 
 from __future__ import annotations
 
@@ -8,55 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pika.spec import BasicProperties
 from prometheus_client import REGISTRY
-from support import AMQP_URL, wait_until
 
-from gateway.broker.connection import connect
 from gateway.services import Services
 from routing.worker import Worker
-
-
-class Queues:
-    """Reads the test's queues with basic_get (each message taken is acknowledged, i.e. removed)."""
-
-    def __init__(self) -> None:
-        self.connection = connect(AMQP_URL, name="test-inspector")
-        self.channel = self.connection.channel()
-
-    def ready(self, queue: str) -> int:
-        return self.channel.queue_declare(queue, passive=True).method.message_count
-
-    def consumers(self, queue: str) -> int:
-        return self.channel.queue_declare(queue, passive=True).method.consumer_count
-
-    def take(self, queue: str) -> tuple[BasicProperties, bytes] | None:
-        method, properties, body = self.channel.basic_get(queue, auto_ack=True)
-        return (properties, body) if method is not None else None
-
-    def take_all(self, queue: str, expected: int, timeout: float = 30.0) -> list[tuple[BasicProperties, bytes]]:
-        """Wait for `expected` messages in `queue` and take them; fails if more are there."""
-        taken: list[tuple[BasicProperties, bytes]] = []
-
-        def enough() -> bool:
-            while (message := self.take(queue)) is not None:
-                taken.append(message)
-            return len(taken) >= expected
-
-        wait_until(enough, timeout=timeout, interval=0.05)
-        assert len(taken) == expected, f"{queue} held {len(taken)} messages, expected {expected}"
-        return taken
-
-    def close(self) -> None:
-        if self.connection.is_open:
-            self.connection.close()
-
-
-@pytest.fixture
-def queues() -> Iterator[Queues]:
-    inspector = Queues()
-    yield inspector
-    inspector.close()
 
 
 class RunningWorker:

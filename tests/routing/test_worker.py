@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, select, update
-from support import SAMPLE_SENDERS, MessageFactory, wait_until
+from support import MessageFactory, wait_until
 
+from conformance import SAMPLE_SENDERS
 from gateway import xmlsafe
 from gateway.broker.publisher import message_headers
 from gateway.envelope import read_header

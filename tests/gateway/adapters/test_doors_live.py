@@ -9,8 +9,9 @@ import pytest
 import requests
 import zeep
 from sqlalchemy import func, select
-from support import AMQP_URL, SAMPLE_SENDERS, LiveGateway, MessageFactory, wait_until
+from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
 
+from conformance import SAMPLE_SENDERS
 from gateway import client
 from gateway.services import Services
 from gateway.store.tables import MessageStatus, processing

@@ -18,8 +18,9 @@ import pika
 import pika.exceptions
 import pytest
 from sqlalchemy import update
-from support import AMQP_URL, SAMPLE_SENDERS, MessageFactory, wait_until
+from support import AMQP_URL, MessageFactory, wait_until
 
+from conformance import SAMPLE_SENDERS
 from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.broker.relay import OutboxRelay

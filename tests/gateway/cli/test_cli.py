@@ -12,16 +12,15 @@ import re
 import stat
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from support import PG_ADMIN_URL, REPO, SAMPLE_SENDERS, SAMPLES, LiveGateway, MessageFactory, write_config
+from support import REPO, LiveGateway, MessageFactory, write_config
 
+from conformance import SAMPLE_SENDERS, SAMPLES_DIR
 from gateway import xmlsafe
 from gateway.cli.main import main
 from gateway.envelope import qname
@@ -185,7 +184,7 @@ def test_sign_prints_an_envelope_whose_signature_verifies(
     document_type: str, config_path: Path, pki_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     party = SAMPLE_SENDERS[document_type]
-    sample = SAMPLES / f"{document_type}.xml"
+    sample = SAMPLES_DIR / f"{document_type}.xml"
 
     out = sign(capsysbinary, config_path, str(sample), "--party", party)
 
@@ -197,7 +196,7 @@ def test_sign_prints_an_envelope_whose_signature_verifies(
 
 
 def test_sign_fresh_changes_the_message_id(config_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    sample = SAMPLES / "ECOM_ORDER.xml"
+    sample = SAMPLES_DIR / "ECOM_ORDER.xml"
     original = xmlsafe.parse(sample.read_bytes()).findtext(MESSAGE_ID)
 
     firsts = [xmlsafe.parse(sign(capsysbinary, config_path, str(sample), "--party", "0101234567", "--fresh")) for _ in range(2)]
@@ -212,7 +211,7 @@ def test_sign_with_explicit_key_and_certificate(
     config_path: Path, pki_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     out = sign(
-        capsysbinary, config_path, str(SAMPLES / "ECOM_DECLARATION.xml"), "--party", "ignored-when-key-given",
+        capsysbinary, config_path, str(SAMPLES_DIR / "ECOM_DECLARATION.xml"), "--party", "ignored-when-key-given",
         "--key", str(pki_dir / "0309876543.key.pem"), "--cert", str(pki_dir / "0309876543.cert.pem"),
     )
 
@@ -232,7 +231,7 @@ def test_sign_leaves_a_signed_envelope_as_it_is(
 
 @pytest.mark.parametrize("command", ["sign", "submit"])
 def test_party_without_a_key_is_a_clean_error(command: str, config_path: Path) -> None:
-    result = run("--config", str(config_path), command, str(SAMPLES / "ECOM_ORDER.xml"), "--party", "NOBODY")
+    result = run("--config", str(config_path), command, str(SAMPLES_DIR / "ECOM_ORDER.xml"), "--party", "NOBODY")
 
     assert result.returncode not in (0, 1) and "Traceback" not in result.stderr
     assert "NOBODY.key.pem" in result.stdout + result.stderr
@@ -240,7 +239,7 @@ def test_party_without_a_key_is_a_clean_error(command: str, config_path: Path) -
 
 def test_submit_to_an_unreachable_gateway_is_not_reported_as_rejected(config_path: Path) -> None:
     result = run(
-        "--config", str(config_path), "submit", str(SAMPLES / "ECOM_ORDER.xml"), "--party", "0101234567",
+        "--config", str(config_path), "submit", str(SAMPLES_DIR / "ECOM_ORDER.xml"), "--party", "0101234567",
         "--url", f"http://127.0.0.1:{free_port()}",
     )
 
@@ -248,21 +247,6 @@ def test_submit_to_an_unreachable_gateway_is_not_reported_as_rejected(config_pat
 
 
 # --- messages -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Overrides conftest's: a store of this test's own on both backends, so that counts are exact."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
-        return
-    name = f"gwcli_{uuid.uuid4().hex[:12]}"
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -350,7 +334,7 @@ def test_submit_exits_0_when_accepted_and_1_when_rejected(
 ) -> None:
     def submit(sample: str, party: str) -> subprocess.CompletedProcess[str]:
         return run(
-            "--config", str(config_path), "submit", str(SAMPLES / f"{sample}.xml"), "--party", party,
+            "--config", str(config_path), "submit", str(SAMPLES_DIR / f"{sample}.xml"), "--party", party,
             "--fresh", "--url", live_gateway.url, *DOORS[door],
         )
 

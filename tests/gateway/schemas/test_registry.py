@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import SAMPLES
 
+from conformance import SAMPLES_DIR
 from gateway import xmlsafe
 from gateway.envelope import ENVELOPE_NS, content_element
 from gateway.errors import ErrorCode
@@ -17,7 +17,7 @@ from gateway.schemas.registry import BUILTIN_PACK, SchemaRegistry
 XS = "http://www.w3.org/2001/XMLSchema"
 with BUILTIN_PACK.open("rb") as _handle:
     CATALOGUE = {entry["type"]: entry for entry in tomllib.load(_handle)["document"]}
-SAMPLE_FILES = sorted(SAMPLES.glob("*.xml"))
+SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.xml"))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_every_sample_validates(registry: SchemaRegistry, sample: Path) -> None:
 
 # --- reporting problems --------------------------------------------------------------------
 
-DECLARATION_TEXT = (SAMPLES / "ECOM_DECLARATION.xml").read_text(encoding="utf-8")
+DECLARATION_TEXT = (SAMPLES_DIR / "ECOM_DECLARATION.xml").read_text(encoding="utf-8")
 
 
 def test_payload_validation_reports_every_error_with_its_line(registry: SchemaRegistry) -> None:
@@ -138,7 +138,7 @@ def test_payload_problem_location_paths_point_at_the_element(registry: SchemaReg
 
 
 def test_wrong_root_element_in_content_is_reported(registry: SchemaRegistry) -> None:
-    order = etree.fromstring((SAMPLES / "ECOM_ORDER.xml").read_bytes()).find(f"{{{ENVELOPE_NS}}}Body/{{{ENVELOPE_NS}}}Content/*")
+    order = etree.fromstring((SAMPLES_DIR / "ECOM_ORDER.xml").read_bytes()).find(f"{{{ENVELOPE_NS}}}Body/{{{ENVELOPE_NS}}}Content/*")
     root = parse_text(DECLARATION_TEXT)
     content = root.find(f"{{{ENVELOPE_NS}}}Body/{{{ENVELOPE_NS}}}Content")
     content.replace(content[0], order)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from support import AMQP_URL, REPO, SAMPLES, MessageFactory, wait_until, write_config
+from support import AMQP_URL, REPO, MessageFactory, wait_until, write_config
 
+from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.config import load_settings
@@ -277,7 +278,7 @@ def _remove(path: str) -> Callable[[etree._Element], None]:
 
 def _order_payload(root: etree._Element) -> None:
     content = root.find(CONTENT)
-    order = etree.parse(str(SAMPLES / "ECOM_ORDER.xml")).getroot().find(f"{CONTENT}/*")
+    order = etree.parse(str(SAMPLES_DIR / "ECOM_ORDER.xml")).getroot().find(f"{CONTENT}/*")
     content.replace(content[0], order)
 
 

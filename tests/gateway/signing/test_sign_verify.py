@@ -19,8 +19,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from support import SAMPLES
 
+from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.errors import ErrorCode, Rejected
 from gateway.signing.keys import SigningIdentity, der_of
@@ -38,7 +38,7 @@ EXPECTED_METHOD = {
     "ec": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
 }
 KINDS = ["rsa-2048", "rsa-3072", "ec-p256", "ec-p384"]
-SAMPLE_FILES = sorted(SAMPLES.glob("*.xml"))
+SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.xml"))
 
 
 def snapshot(root: etree._Element) -> bytes:
@@ -101,7 +101,7 @@ def test_every_sample_round_trips_with_every_key_kind(
 def test_the_signed_tree_in_memory_verifies_without_a_reparse(
     kind: str, identity_of: Callable[..., SigningIdentity]
 ) -> None:
-    root = client.load_envelope(SAMPLES / "ECOM_ORDER.xml")
+    root = client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml")
     signed = sign_envelope(root, identity_of(kind))
     before = snapshot(root)
 
@@ -112,14 +112,14 @@ def test_the_signed_tree_in_memory_verifies_without_a_reparse(
 
 def test_sign_bytes_matches_signing_the_parsed_tree(identity_of: Callable[..., SigningIdentity]) -> None:
     signer = identity_of("ec-p256")
-    data = sign_bytes((SAMPLES / "RISK_ALERT.xml").read_bytes(), signer)
+    data = sign_bytes((SAMPLES_DIR / "RISK_ALERT.xml").read_bytes(), signer)
 
     assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     assert verify_envelope(xmlsafe.parse(data)).certificate == signer.certificate
 
 
 def test_signing_an_already_signed_envelope_is_refused(identity_of: Callable[..., SigningIdentity]) -> None:
-    root = sign_envelope(client.load_envelope(SAMPLES / "RECEIPT.xml"), identity_of("ec-p256"))
+    root = sign_envelope(client.load_envelope(SAMPLES_DIR / "RECEIPT.xml"), identity_of("ec-p256"))
 
     with pytest.raises(ValueError, match="already signed"):
         sign_envelope(root, identity_of("rsa-2048"))
@@ -281,7 +281,7 @@ def test_intermediates_from_key_info_are_returned_in_order(ca: CertificateAuthor
     )
     signer = SigningIdentity(leaf_key, leaf, (intermediate, ca.certificate))
 
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "ECOM_DECLARATION.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "ECOM_DECLARATION.xml"), signer))
     verified = verify_envelope(root)
 
     assert verified.certificate == leaf
@@ -295,7 +295,7 @@ def test_the_first_certificate_in_key_info_is_the_signer(
 ) -> None:
     """A document whose KeyInfo lists a CA first is not verified with the leaf that comes second."""
     signer = identity_of("ec-p256")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer))
     x509_data = root.find(X509_DATA)
     leaf = x509_data[0]
     x509_data.insert(0, copy.deepcopy(leaf))
@@ -317,7 +317,7 @@ def without_key_info(data: bytes) -> etree._Element:
 
 def test_without_key_info_the_registered_certificate_is_used(identity_of: Callable[..., SigningIdentity]) -> None:
     signer, stranger = identity_of("rsa-2048"), identity_of("rsa-2048", "0309876543")
-    root = without_key_info(client.sign(client.load_envelope(SAMPLES / "ECOM_ORDER.xml"), signer))
+    root = without_key_info(client.sign(client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml"), signer))
 
     verified = verify_envelope(root, fallback_certificates=[stranger.certificate, signer.certificate])
 
@@ -334,7 +334,7 @@ def test_key_info_takes_precedence_over_registered_certificates(
     """The registered certificates are a fallback, not an override: a wrong embedded
     certificate is not rescued by the right registered one."""
     signer, stranger = identity_of("ec-p256"), identity_of("ec-p256", "0309876543")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "ECOM_ORDER.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml"), signer))
     root.find(X509_CERTIFICATE).text = serialization_b64(stranger.certificate)
 
     assert rejection_code(root, fallback_certificates=[signer.certificate]) is ErrorCode.SIGNATURE_INVALID
@@ -345,7 +345,7 @@ def test_every_registered_certificate_is_tried(first: str, identity_of: Callable
     """A party's registered certificate that cannot have made the signature (another key type
     during a key rollover, or a weak key) is skipped, not fatal."""
     signer, other = identity_of("rsa-2048"), identity_of(first)
-    root = without_key_info(client.sign(client.load_envelope(SAMPLES / "ECOM_ORDER.xml"), signer))
+    root = without_key_info(client.sign(client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml"), signer))
 
     verified = verify_envelope(root, fallback_certificates=[other.certificate, signer.certificate])
 
@@ -358,7 +358,7 @@ def test_every_registered_certificate_is_tried(first: str, identity_of: Callable
 def test_a_weak_key_named_in_key_info_is_reported_as_such(
     kind: str, identity_of: Callable[..., SigningIdentity]
 ) -> None:
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), identity_of(kind)))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), identity_of(kind)))
 
     assert rejection_code(root) is ErrorCode.KEY_TOO_WEAK
 
@@ -416,6 +416,6 @@ def test_a_certificate_that_is_not_valid_now_still_verifies_cryptographically(
     signer = ca.issue(
         "Old Trader", "0101234567", "ec-p256", not_before=long_ago, not_after=long_ago + dt.timedelta(days=1)
     )
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer))
 
     assert verify_envelope(root).certificate == signer.certificate

@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
 from signxml.exceptions import SignXMLException
-from support import SAMPLES
 
+from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.errors import ErrorCode, Rejected
 from gateway.signing.keys import SigningIdentity, der_of
@@ -271,7 +271,7 @@ def theirs(
 # --- a) our signer, signxml verifier ---------------------------------------------------------
 
 KINDS = ["rsa-2048", "rsa-3072", "ec-p256", "ec-p384"]
-SAMPLE_FILES = sorted(SAMPLES.glob("*.xml"))
+SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.xml"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -395,7 +395,7 @@ def test_we_verify_what_signxml_signs(
 ) -> None:
     signer = identity_of(kind)
     data = signxml_sign(
-        client.load_envelope(SAMPLES / f"{sample}.xml"), signer, [ca.certificate], algorithm, digest, c14n_algorithm
+        client.load_envelope(SAMPLES_DIR / f"{sample}.xml"), signer, [ca.certificate], algorithm, digest, c14n_algorithm
     )
 
     # What signxml makes: an enveloped signature, last child of the root, one Reference URI="".
@@ -442,7 +442,7 @@ def test_we_verify_a_signxml_signature_in_the_default_namespace(
     """<Signature xmlns="...xmldsig#"> inside an envelope whose default namespace is another one."""
     signer = identity_of("rsa-2048")
     data = signxml_sign(
-        client.load_envelope(SAMPLES / "ECOM_ORDER.xml"), signer, [], "rsa-sha256", "sha256", c14n_algorithm, True
+        client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml"), signer, [], "rsa-sha256", "sha256", c14n_algorithm, True
     )
     assert b"<Signature xmlns=" in data
 
@@ -474,7 +474,7 @@ class Lab:
 
 def base_document(signer: SigningIdentity) -> bytes:
     """ECOM_ORDER with an attribute on Body, signed by us: the document every table case edits."""
-    root = client.load_envelope(SAMPLES / "ECOM_ORDER.xml")
+    root = client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml")
     root.find("e:Body", NS).set("priority", "normal")
     return client.sign(root, signer)
 
@@ -951,7 +951,7 @@ def test_valid_xml_dsig_outside_the_profile_is_refused_by_us_only(
 def test_weak_or_unlisted_keys_are_refused_by_us_only(kind: str, identity_of: Callable[..., SigningIdentity]) -> None:
     """signxml has no key-strength policy; the profile requires RSA >= 2048 or P-256/P-384."""
     signer = identity_of(kind)
-    data = client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer)
+    data = client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer)
 
     assert theirs(data, pinned=signer.certificate) is None
     assert ours(data) is ErrorCode.KEY_TOO_WEAK
@@ -961,7 +961,7 @@ def test_a_bare_key_value_is_not_a_key_source_for_us(identity_of: Callable[..., 
     """The profile wants an X.509 certificate (which the trust store can judge); signxml, told
     not to require X.509, verifies with a bare RSAKeyValue."""
     signer = identity_of("rsa-2048")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer))
     key_info = root.find(f"{SIGNATURE}/{KEY_INFO}")
     key_info.remove(key_info.find(X509_DATA))
     numbers = signer.certificate.public_key().public_numbers()
@@ -1099,7 +1099,7 @@ def test_a_reference_must_have_exactly_the_xml_dsig_structure(
     edit: Callable[[etree._Element], None], identity_of: Callable[..., SigningIdentity]
 ) -> None:
     signer = identity_of("rsa-2048")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "ECOM_ORDER.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "ECOM_ORDER.xml"), signer))
     signature = root.find(SIGNATURE)
     edit(signature.find(f"{SIGNED_INFO}/{REFERENCE}"))
     # Sign it as we read it: the digest of the exclusive c14n of the document without its signature
@@ -1121,7 +1121,7 @@ def test_a_certificate_with_a_malformed_public_key_is_rejected_not_crashed(
     corruption: str, identity_of: Callable[..., SigningIdentity], ca_pem_file: Path
 ) -> None:
     signer = identity_of("ec-p256")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer))
     point = signer.certificate.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
@@ -1145,7 +1145,7 @@ def test_a_certificate_with_a_malformed_public_key_is_rejected_not_crashed(
 @pytest.mark.parametrize("space", ["\u00a0", "\u0085", "\u2028", "\u3000"])
 def test_base64_allows_only_xml_whitespace(space: str, identity_of: Callable[..., SigningIdentity]) -> None:
     signer = identity_of("ec-p256")
-    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES / "RISK_ALERT.xml"), signer))
+    root = xmlsafe.parse(client.sign(client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml"), signer))
     value = root.find(f".//{SIGNATURE_VALUE}")
     value.text = value.text[:8] + space + value.text[8:]
     data = serialize(root)
@@ -1300,7 +1300,7 @@ def mutate(root: etree._Element, draw: Callable) -> str:
 def mutation_base(signer: SigningIdentity, keep_key_info: bool) -> bytes:
     """RISK_ALERT with an attribute and comments, signed by us, the signature preceded by a
     comment and followed by whitespace (moved there without changing what it signs)."""
-    root = client.load_envelope(SAMPLES / "RISK_ALERT.xml")
+    root = client.load_envelope(SAMPLES_DIR / "RISK_ALERT.xml")
     root.find("e:Body", NS).set("priority", "normal")
     root.find("e:Header", NS).addnext(etree.Comment(" the body follows "))
     root.find("e:Body", NS).tail = "\n  "

@@ -1,19 +1,11 @@
-"""Store fixtures: a MessageStore on an empty database of the test's own, SQLite and PostgreSQL.
-
-The run-wide PostgreSQL database is shared by every test of the run, so queries over
-the whole table (counts, the outbox's "everything accepted") would see other tests'
-rows. Each test here gets a schema of its own in it instead (search_path), dropped
-afterwards.
-"""
+"""Store fixtures: a MessageStore on the test's own empty store (`db_url`: SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import Engine
 
@@ -21,23 +13,9 @@ from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore, NewMessage
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    built = make_engine(store_url)
+def engine(db_url: str) -> Iterator[Engine]:
+    built = make_engine(db_url)
     yield built
     built.dispose()
 
