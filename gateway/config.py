@@ -77,17 +77,22 @@ class Settings:
         return self.pki_dir / f"{identity}.cert.pem"
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's content; an unreadable or invalid file is a `ConfigurationError` naming it."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"{what} {path} cannot be read: {exc}") from None
+
+
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read the configuration file named by `path`, GATEWAY_CONFIG, or config/gateway.toml."""
     env = dict(os.environ if environ is None else environ)
     config_path = Path(path or env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG).resolve()
     raw: dict[str, Any] = {}
     if config_path.exists():
-        try:
-            with config_path.open("rb") as handle:
-                raw = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"{config_path} is not valid TOML: {exc}") from None
+        raw = read_toml(config_path, "configuration file")
         _refuse_unknown_keys(config_path, raw)
     elif path or env.get("GATEWAY_CONFIG"):
         raise ConfigurationError(f"configuration file {config_path} does not exist")

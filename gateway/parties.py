@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import structlog
 from cryptography import x509
 from sqlalchemy import Engine, delete, insert, select, update
 
+from gateway.config import read_toml
 from gateway.errors import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
@@ -61,11 +61,7 @@ class PartyConfig:
 
 def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
     """Parse parties.toml; certificate paths may use {pki} and default to {pki}/<identity>.cert.pem."""
-    try:
-        with path.open("rb") as handle:
-            entries = tomllib.load(handle).get("party", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"party registry {path} cannot be read: {exc}") from None
+    entries = read_toml(path, "party registry").get("party", [])
     configured = []
     for entry in entries:
         try:

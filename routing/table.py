@@ -8,10 +8,10 @@ type, so a type added by a schema pack is routed without a code change.
 from __future__ import annotations
 
 import importlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.config import read_toml
 from gateway.errors import ConfigurationError
 
 
@@ -36,11 +36,7 @@ class RoutingTable:
 
     @classmethod
     def load(cls, path: Path) -> RoutingTable:
-        try:
-            with path.open("rb") as handle:
-                entries = tomllib.load(handle).get("route", [])
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"routing table {path} cannot be read: {exc}") from None
+        entries = read_toml(path, "routing table").get("route", [])
         try:
             routes = [
                 Route(

@@ -9,7 +9,6 @@ the roles that may send it.
 from __future__ import annotations
 
 import threading
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
+from gateway.config import read_toml
 from gateway.envelope import FUNCTION_NAMES
 from gateway.errors import ConfigurationError, ErrorCode, Problem
 from gateway.parties import ROLES
@@ -109,11 +109,7 @@ def _pack_file(path: Path) -> Path:
 
 
 def _read_pack(pack_file: Path, check_roots: bool) -> list[DocumentType]:
-    try:
-        with pack_file.open("rb") as handle:
-            entries = tomllib.load(handle).get("document", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"schema pack {pack_file} cannot be read: {exc}") from None
+    entries = read_toml(pack_file, "schema pack").get("document", [])
     documents = []
     for entry in entries:
         try:
