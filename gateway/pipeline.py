@@ -207,20 +207,14 @@ def record(intake: Intake, services: Services) -> None:
     header = intake.header
     try:
         intake.recorded = services.recorder.record(
-            NewMessage(
-                sender=header.sender.identity,
-                message_id=header.message_id,
-                recipient=header.recipient.identity,
-                document_type=header.document_type,
-                function=header.function,
-                reference=header.reference,
-                pre_reference=header.pre_reference,
-                correlation_id=intake.correlation_id[:128],
-                door=intake.transport.door,
-                digest=intake.digest.hex(),
+            NewMessage.of(
+                header,
                 body=intake.body,
+                digest=intake.digest.hex(),
                 receipt=intake.receipt.body,
                 route=intake.route.name,
+                correlation_id=intake.correlation_id[:128],
+                door=intake.transport.door,
             ),
             intake.received_at,
         )

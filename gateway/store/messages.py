@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.envelope import Header
 from gateway.errors import Problem
 from gateway.store.engine import writing
 from gateway.store.tables import MessageStatus, messages, rejections
@@ -33,6 +34,27 @@ class NewMessage:
     body: bytes
     receipt: bytes
     route: str
+
+    @classmethod
+    def of(
+        cls, header: Header, *, body: bytes, digest: str, receipt: bytes, route: str, correlation_id: str, door: str
+    ) -> NewMessage:
+        """The row for an accepted envelope: its header fields and what intake adds to them."""
+        return cls(
+            sender=header.sender.identity,
+            message_id=header.message_id,
+            recipient=header.recipient.identity,
+            document_type=header.document_type,
+            function=header.function,
+            reference=header.reference,
+            pre_reference=header.pre_reference,
+            correlation_id=correlation_id,
+            door=door,
+            digest=digest,
+            body=body,
+            receipt=receipt,
+            route=route,
+        )
 
 
 @dataclass(frozen=True, slots=True)

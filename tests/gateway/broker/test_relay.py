@@ -83,20 +83,14 @@ def accepted_message(services: Services, body: bytes, received_at: dt.datetime) 
     digest = hashlib.sha256(body).digest()
     route = services.routes.route_for(header.document_type, header.function)
     assert route is not None
-    return NewMessage(
-        sender=header.sender.identity,
-        message_id=header.message_id,
-        recipient=header.recipient.identity,
-        document_type=header.document_type,
-        function=header.function,
-        reference=header.reference,
-        pre_reference=header.pre_reference,
-        correlation_id=header.message_id,
-        door="http",
-        digest=digest.hex(),
+    return NewMessage.of(
+        header,
         body=body,
+        digest=digest.hex(),
         receipt=services.receipts.acceptance(header, digest, received_at).body,
         route=route.name,
+        correlation_id=header.message_id,
+        door="http",
     )
 
 
