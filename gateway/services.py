@@ -11,6 +11,8 @@ from gateway.broker.publisher import Publisher
 from gateway.broker.topology import Topology
 from gateway.config import Settings
 from gateway.envelope import PartyRef
+from gateway.outbound.compose import EnvelopeComposer
+from gateway.outbound.outbox import Outbox
 from gateway.parties import PartyRegistry, read_parties_file, sync_parties
 from gateway.receipts import ReceiptBuilder
 from gateway.schemas.registry import SchemaRegistry
@@ -36,6 +38,7 @@ class Services:
     receipts: ReceiptBuilder
     confirmations: ConfirmationMarker
     recorder: GroupCommitter
+    outbox: Outbox
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def publisher(self) -> Publisher:
@@ -67,16 +70,19 @@ def build_services(settings: Settings, sync_registry: bool = False) -> Services:
     gateway = settings.gateway
     signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
     store = MessageStore(engine)
+    parties = PartyRegistry(engine)
+    us = PartyRef(gateway.identity, gateway.name, gateway.country)
     return Services(
         settings=settings,
         engine=engine,
         store=store,
         schemas=schemas,
-        parties=PartyRegistry(engine),
+        parties=parties,
         trust=TrustStore.from_files(settings.trust_anchors, settings.clock_skew),
         routes=routes,
         topology=Topology(settings.broker.namespace, routes.names, settings.broker.max_attempts + 5),
-        receipts=ReceiptBuilder(PartyRef(gateway.identity, gateway.name, gateway.country), signer),
+        receipts=ReceiptBuilder(us, signer),
         confirmations=ConfirmationMarker(store),
         recorder=GroupCommitter(store),
+        outbox=Outbox(engine, EnvelopeComposer(us, signer, schemas), parties),
     )

@@ -1,6 +1,7 @@
 """The routing table (config/routes.toml): document type and function -> route -> handler.
 
-Each route is one queue ({namespace}.route.<name>) and one handler. The first
+Each route is one queue ({namespace}.route.<name>) and its handlers, which run in
+order in one transaction (for example the business handler, then sharing). The first
 route that matches a message wins; a route listing "*" matches every document
 type, so a type added by a schema pack is routed without a code change.
 """
@@ -20,7 +21,7 @@ class Route:
     name: str
     document_types: frozenset[str]
     functions: frozenset[str] | None  # None: every function
-    handler: str  # "module:attribute"
+    handlers: tuple[str, ...]  # "module:attribute", run in this order
 
     def matches(self, document_type: str, function: str) -> bool:
         type_ok = "*" in self.document_types or document_type in self.document_types
@@ -43,7 +44,7 @@ class RoutingTable:
                     name=entry["name"],
                     document_types=frozenset(entry["document_types"]),
                     functions=frozenset(entry["functions"]) if "functions" in entry else None,
-                    handler=entry["handler"],
+                    handlers=_handlers(path, entry),
                 )
                 for entry in entries
             ]
@@ -68,6 +69,13 @@ class RoutingTable:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(route.name for route in self.routes)
+
+
+def _handlers(path: Path, entry: dict) -> tuple[str, ...]:
+    handlers = entry["handlers"]
+    if not isinstance(handlers, list) or not handlers or not all(isinstance(h, str) for h in handlers):
+        raise ConfigurationError(f"{path}: route {entry.get('name')!r}: handlers must be a non-empty list of names")
+    return tuple(handlers)
 
 
 def load_handler(reference: str) -> object:

@@ -1,8 +1,10 @@
 """The worker: consumes the route queues and runs each message's handler.
 
 Guarantees:
-- a message is acknowledged only after its handler's effect and the processing
-  record are committed together (one transaction);
+- a message is acknowledged only after its handlers' effects, the messages they
+  emit and the processing records are committed together (one transaction);
+- what the handlers emitted is published to the outbound exchange after the
+  commit (the outbox relay publishes whatever this could not);
 - a redelivered or republished message whose processing record exists is
   acknowledged without running the handler again (idempotence);
 - a message that keeps failing is published to the dead-letter exchange with the
@@ -32,7 +34,8 @@ from gateway.services import Services
 from gateway.store.engine import writing
 from gateway.store.messages import StoredMessage
 from gateway.store.tables import MessageStatus, messages, processing
-from routing.handlers.base import Handler, InboundMessage
+from routing.handlers.base import Handler, HandlerContext, InboundMessage
+from routing.publication import publish_emitted
 from routing.table import Route, load_handler
 
 log = structlog.get_logger(__name__)
@@ -42,10 +45,13 @@ class PoisonMessage(Exception):
     """A message that can never be processed (not in the store, or its bytes differ from the store's)."""
 
 
+NamedHandler = tuple[str, Handler]
+
+
 @dataclass(frozen=True)
 class Delivery:
     route: Route
-    handler: Handler
+    handlers: tuple[NamedHandler, ...]
     method: Basic.Deliver
     properties: BasicProperties
     body: bytes
@@ -54,8 +60,9 @@ class Delivery:
 class Worker:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.handlers: dict[str, Handler] = {
-            route.name: load_handler(route.handler) for route in services.routes.routes  # type: ignore[misc]
+        self.handlers: dict[str, tuple[NamedHandler, ...]] = {
+            route.name: tuple((name, load_handler(name)) for name in route.handlers)  # type: ignore[misc]
+            for route in services.routes.routes
         }
         self._stopping = threading.Event()
         self._connection: pika.BlockingConnection | None = None
@@ -146,20 +153,21 @@ class Worker:
         bound.info("message processed", outcome=outcome)
 
     def _process(self, delivery: Delivery, stored: StoredMessage) -> str:
-        """Run the handler once per message; returns "processed" or "duplicate"."""
-        handler_name = delivery.route.handler
+        """Run the route's handlers once per message; returns "processed" or "duplicate"."""
         now = dt.datetime.now(dt.UTC)
         try:
             with writing(self.services.engine) as tx:
-                done = tx.execute(
-                    select(processing.c.message).where(
-                        processing.c.message == stored.pk, processing.c.handler == handler_name
-                    )
-                ).first()
-                if done:
+                done = set(
+                    tx.execute(select(processing.c.handler).where(processing.c.message == stored.pk)).scalars()
+                )
+                pending = [(name, handler) for name, handler in delivery.handlers if name not in done]
+                if not pending:
                     return "duplicate"
-                result = delivery.handler(InboundMessage(stored), tx)
-                tx.execute(insert(processing).values(message=stored.pk, handler=handler_name, processed_at=now, outcome=result[:4000]))
+                context = HandlerContext(tx, self.services, now, stored.correlation_id, source=stored.pk)
+                message = InboundMessage(stored)
+                for name, handler in pending:
+                    result = handler(message, context)
+                    tx.execute(insert(processing).values(message=stored.pk, handler=name, processed_at=now, outcome=result[:4000]))
                 tx.execute(
                     update(messages)
                     .where(messages.c.id == stored.pk)
@@ -167,6 +175,7 @@ class Worker:
                 )
         except IntegrityError:
             return "duplicate"  # another worker committed the same message first
+        publish_emitted(self.services, context.emitted)
         return "processed"
 
     def _stored(self, delivery: Delivery) -> StoredMessage:

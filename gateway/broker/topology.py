@@ -7,6 +7,8 @@ test runs) can share one broker without meeting:
     {ns}.inbound       quorum queue bound to it, consumed by the AMQP door
     {ns}.messages      direct exchange: accepted messages, routing key = route name
     {ns}.route.<name>  quorum queue per route (routes.toml), consumed by the workers
+    {ns}.outbound      topic exchange: the gateway's own signed messages, routing key = recipient
+    {ns}.outbound      quorum queue bound to it (all recipients), consumed by delivery
     {ns}.dlx           fanout exchange for messages that keep failing
     {ns}.dead-letter   quorum queue holding them, with the reason in their headers
 """
@@ -38,6 +40,14 @@ class Topology:
         return f"{self.namespace}.messages"
 
     @property
+    def outbound_exchange(self) -> str:
+        return f"{self.namespace}.outbound"
+
+    @property
+    def outbound_queue(self) -> str:
+        return f"{self.namespace}.outbound"
+
+    @property
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}.dlx"
 
@@ -49,17 +59,20 @@ class Topology:
         return f"{self.namespace}.route.{route}"
 
     def queues(self) -> list[str]:
-        return [self.inbound_queue, self.dead_letter_queue, *(self.route_queue(r) for r in self.routes)]
+        return [self.inbound_queue, self.outbound_queue, self.dead_letter_queue, *(self.route_queue(r) for r in self.routes)]
 
     def declare(self, channel: BlockingChannel) -> None:
         """Declare every exchange and queue; declaring an existing one with the same arguments is a no-op."""
         channel.exchange_declare(self.inbound_exchange, "fanout", durable=True)
         channel.exchange_declare(self.messages_exchange, "direct", durable=True)
+        channel.exchange_declare(self.outbound_exchange, "topic", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, "fanout", durable=True)
         _quorum(channel, self.dead_letter_queue)
         channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
         _quorum(channel, self.inbound_queue, self._dead_lettering())
         channel.queue_bind(self.inbound_queue, self.inbound_exchange)
+        _quorum(channel, self.outbound_queue, self._dead_lettering())
+        channel.queue_bind(self.outbound_queue, self.outbound_exchange, routing_key="#")
         for route in self.routes:
             queue = self.route_queue(route)
             _quorum(channel, queue, self._dead_lettering())
@@ -69,7 +82,7 @@ class Topology:
         """Remove the whole topology (for tests and `gateway bench`, which use their own namespace)."""
         for queue in (*self.queues(), *extra_queues):
             channel.queue_delete(queue)
-        for exchange in (self.inbound_exchange, self.messages_exchange, self.dead_letter_exchange):
+        for exchange in (self.inbound_exchange, self.messages_exchange, self.outbound_exchange, self.dead_letter_exchange):
             channel.exchange_delete(exchange)
 
     def _dead_lettering(self) -> dict[str, object]:

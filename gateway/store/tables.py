@@ -102,6 +102,38 @@ rejections = Table(
     Column("receipt", LargeBinary, nullable=False),
 )
 
+class OutboundStatus(enum.StrEnum):
+    """The life of a message the gateway sends (lane notices, result notices, alerts, copies)."""
+
+    PENDING = "pending"  # signed and stored; not yet delivered
+    DELIVERED = "delivered"  # the recipient acknowledged it (pull) or returned a valid signed receipt (push)
+    PARKED = "parked"  # every delivery attempt failed; waiting for an operator
+
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False, unique=True),  # stable: every retry reuses it
+    Column("recipient", String(64), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("function", String(2), nullable=False),
+    Column("reference", String(64)),
+    Column("pre_reference", String(64)),  # the messageId this one answers, if any
+    Column("correlation_id", String(128), nullable=False),
+    Column("source", Id, ForeignKey("messages.id")),  # the inbound message that caused it, if any
+    Column("body", LargeBinary, nullable=False),  # the exact signed bytes sent
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),  # the broker confirmed it on the outbound exchange
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("delivery_receipt", LargeBinary),  # the recipient's signed receipt or acknowledgement
+    Index("ix_outbox_recipient_status", "recipient", "status", "id"),
+    Index("ix_outbox_unpublished", "published_at", "created_at"),
+)
+
 processing = Table(
     "processing",
     metadata,

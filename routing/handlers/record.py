@@ -6,11 +6,9 @@ effect is the processing record the worker commits with it.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
-from routing.handlers.base import InboundMessage
+from routing.handlers.base import HandlerContext, InboundMessage
 
 
-def handler(message: InboundMessage, tx: Connection) -> str:
+def handler(message: InboundMessage, context: HandlerContext) -> str:
     header = message.header  # parsing proves the stored bytes are still a readable envelope
     return f"recorded {header.document_type}/{header.function} from {header.sender.identity}"

@@ -85,28 +85,28 @@ def test_repository_routes_cover_the_catalogue() -> None:
 
     assert table.names[-1] == "default" and table.route_for("SOMETHING_NEW", "01").name == "default"
     assert table.route_for("ACDD", "21").name == "asean"
-    assert all(r.functions is None and r.handler == HANDLER for r in table.routes)
+    assert all(r.handlers for r in table.routes)
 
 
 def test_load_reads_every_field(tmp_path: Path) -> None:
     path = table_file(
         tmp_path,
-        '[[route]]\nname = "amend"\ndocument_types = ["ECOM_ORDER"]\nfunctions = ["02"]\nhandler = "pkg.mod:amend"\n'
-        '[[route]]\nname = "rest"\ndocument_types = ["*"]\nhandler = "pkg.mod:rest"\n',
+        '[[route]]\nname = "amend"\ndocument_types = ["ECOM_ORDER"]\nfunctions = ["02"]\nhandlers = ["pkg.mod:amend", "pkg.mod:share"]\n'
+        '[[route]]\nname = "rest"\ndocument_types = ["*"]\nhandlers = ["pkg.mod:rest"]\n',
     )
 
     table = RoutingTable.load(path)
 
     assert table.routes == [
-        Route("amend", frozenset({"ECOM_ORDER"}), frozenset({"02"}), "pkg.mod:amend"),
-        Route("rest", frozenset({"*"}), None, "pkg.mod:rest"),
+        Route("amend", frozenset({"ECOM_ORDER"}), frozenset({"02"}), ("pkg.mod:amend", "pkg.mod:share")),
+        Route("rest", frozenset({"*"}), None, ("pkg.mod:rest",)),
     ]
     assert table.names == ("amend", "rest")
 
 
-@pytest.mark.parametrize("missing", ["name", "document_types", "handler"])
+@pytest.mark.parametrize("missing", ["name", "document_types", "handlers"])
 def test_route_missing_a_key_is_refused(tmp_path: Path, missing: str) -> None:
-    entry = {"name": '"r"', "document_types": '["*"]', "handler": f'"{HANDLER}"'}
+    entry = {"name": '"r"', "document_types": '["*"]', "handlers": f'["{HANDLER}"]'}
     del entry[missing]
     path = table_file(tmp_path, "[[route]]\n" + "".join(f"{k} = {v}\n" for k, v in entry.items()))
 
@@ -131,8 +131,8 @@ def test_unreadable_routes_file_is_refused(tmp_path: Path, content: str | None) 
 def test_duplicate_route_names_are_refused(tmp_path: Path) -> None:
     path = table_file(
         tmp_path,
-        f'[[route]]\nname = "orders"\ndocument_types = ["ECOM_ORDER"]\nhandler = "{HANDLER}"\n'
-        f'[[route]]\nname = "orders"\ndocument_types = ["*"]\nhandler = "{HANDLER}"\n',
+        f'[[route]]\nname = "orders"\ndocument_types = ["ECOM_ORDER"]\nhandlers = ["{HANDLER}"]\n'
+        f'[[route]]\nname = "orders"\ndocument_types = ["*"]\nhandlers = ["{HANDLER}"]\n',
     )
 
     with pytest.raises(ConfigurationError, match="unique"):

@@ -8,13 +8,15 @@ route -> handler; the broker and the store are always the real ones.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, select, update
-from support import MessageFactory, wait_until
+from sqlalchemy import select, update
+from support import REPO, MessageFactory, wait_until, write_config
 
 from conformance import SAMPLE_SENDERS
 from gateway import xmlsafe
@@ -25,7 +27,7 @@ from gateway.services import Services
 from gateway.store.messages import StoredMessage
 from gateway.store.tables import MessageStatus, processing
 from gateway.store.tables import messages as messages_table
-from routing.handlers.base import Handler, InboundMessage
+from routing.handlers.base import HandlerContext, InboundMessage
 from routing.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -51,6 +53,16 @@ ROUTE_OF = {
 
 def test_the_expected_routes_cover_every_sample() -> None:
     assert set(ROUTE_OF) == set(SAMPLE_SENDERS)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
+    """The repository's routes, each with the record handler only: these tests are about the worker's
+    machinery (acknowledgement, idempotence, retries), not about what business handlers do."""
+    routes = (REPO / "config" / "routes.toml").read_text(encoding="utf-8")
+    record_only = re.sub(r"(?m)^handlers = .*$", f'handlers = ["{RECORD_HANDLER}"]', routes)
+    (tmp_path / "routes.toml").write_text(record_only, encoding="utf-8")
+    return write_config(tmp_path / "config", pki_dir, namespace, registry={"routes": str(tmp_path / "routes.toml")})
 
 
 # --- helpers ------------------------------------------------------------------
@@ -108,16 +120,16 @@ def processed(services: Services, stored: StoredMessage) -> bool:
 def wrap(worker: Worker, route: str, before: Callable[[InboundMessage, int], None] | None = None) -> Counter[str]:
     """Replace the route's handler by one that counts calls per message id, runs `before(message, call)`
     (which may raise, or block), then the original handler."""
-    original: Handler = worker.handlers[route]
+    (name, original), *rest = worker.handlers[route]
     calls: Counter[str] = Counter()
 
-    def handler(message: InboundMessage, tx: Connection) -> str:
+    def handler(message: InboundMessage, context: HandlerContext) -> str:
         calls[message.stored.message_id] += 1
         if before is not None:
             before(message, calls[message.stored.message_id])
-        return original(message, tx)
+        return original(message, context)
 
-    worker.handlers[route] = handler
+    worker.handlers[route] = ((name, handler), *rest)
     return calls
 
 
@@ -281,21 +293,21 @@ def test_a_failed_attempt_leaves_no_effect(
     """The handler's writes and the processing record share one transaction: a failure undoes both."""
     stored = submit(pipeline, messages, "POLICY_NOTICE")
     worker = Worker(services)
-    original = worker.handlers["policy"]
+    ((name, original),) = worker.handlers["policy"]
     attempts: list[int] = []
 
-    def half_done_then_fail(message: InboundMessage, tx: Connection) -> str:
+    def half_done_then_fail(message: InboundMessage, context: HandlerContext) -> str:
         attempts.append(1)
-        tx.execute(
+        context.tx.execute(
             update(messages_table)
             .where(messages_table.c.id == message.stored.pk)
             .values(reference=f"effect of attempt {len(attempts)}")
         )
         if len(attempts) == 1:
             raise RuntimeError("failed after writing")
-        return original(message, tx)
+        return original(message, context)
 
-    worker.handlers["policy"] = half_done_then_fail
+    worker.handlers["policy"] = ((name, half_done_then_fail),)
     workers.start(worker)
 
     wait_until(lambda: processed(services, stored), timeout=20)
