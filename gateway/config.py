@@ -52,6 +52,26 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """Getting the gateway's own messages to their recipients (gateway/outbound/delivery.py)."""
+
+    threads: int = 8  # pushes in flight at once, over all recipients
+    in_flight: int = 1  # pushes in flight per recipient: 1 keeps its messages in order, and a slow one holds 1 thread
+    timeout_s: float = 10.0  # for one push, connection and answer
+    max_attempts: int = 8  # push attempts before a message is parked for an operator
+    first_retry_s: float = 5.0  # the wait after the first failed attempt; it doubles after each one
+    max_retry_s: float = 600.0  # up to this
+    batch_size: int = 50  # messages in the answer to one pull query (the query may ask for fewer)
+    batch_bytes: int = 4 * 1024 * 1024  # and at most this many bytes of them (always at least one message)
+
+    def retry_delays_ms(self) -> tuple[int, ...]:
+        """The wait after each failed attempt but the last, in milliseconds."""
+        return tuple(
+            round(min(self.first_retry_s * 2**attempt, self.max_retry_s) * 1000) for attempt in range(self.max_attempts - 1)
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, resolved: paths are absolute, URLs are final."""
 
@@ -62,11 +82,15 @@ class Settings:
     gateway: GatewayIdentity = field(default_factory=GatewayIdentity)
     http: HttpSettings = field(default_factory=HttpSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     trust_anchors: tuple[Path, ...] = ()
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
     parties_file: Path = Path("parties.toml")
     routes_file: Path = Path("routes.toml")
+    exchange_file: Path = Path("exchange.toml")  # which documents go to and come from the NSW and ASEAN partners
+    business_file: Path = Path("business.toml")  # orders, matching, exemption, calendar, inspection, alerts, sharing
+    risk_file: Path = Path("risk.toml")  # risk profiles, lists and random selection; re-read when it changes
     log_format: str = "json"
     log_level: str = "info"
 
@@ -119,11 +143,15 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             gateway=GatewayIdentity(**raw.get("gateway", {})),
             http=HttpSettings(**raw.get("http", {})),
             broker=BrokerSettings(**broker),
+            delivery=DeliverySettings(**raw.get("delivery", {})),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
             parties_file=relative(raw.get("registry", {}).get("parties", "parties.toml")),
             routes_file=relative(raw.get("registry", {}).get("routes", "routes.toml")),
+            exchange_file=relative(raw.get("registry", {}).get("exchange", "exchange.toml")),
+            business_file=relative(raw.get("registry", {}).get("business", "business.toml")),
+            risk_file=relative(raw.get("registry", {}).get("risk", "risk.toml")),
             log_format=env.get("GATEWAY_LOG_FORMAT") or logging.get("format", "json"),
             log_level=env.get("GATEWAY_LOG_LEVEL") or logging.get("level", "info"),
         )
@@ -136,11 +164,11 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "paths": {"var", "pki"},
     "store": {"url"},
     "trust": {"anchors", "clock_skew_s"},
-    "registry": {"parties", "routes"},
+    "registry": {"parties", "routes", "business", "risk", "exchange"},
     "schemas": {"packs"},
     "logging": {"format", "level"},
 }
-_DATACLASS_SECTIONS = {"gateway", "http", "broker"}
+_DATACLASS_SECTIONS = {"gateway", "http", "broker", "delivery"}
 
 
 def _refuse_unknown_keys(path: Path, raw: dict[str, Any]) -> None:

@@ -4,9 +4,10 @@
     amqp     the AMQP door
     relay    the outbox relay
     workers  the handler workers
+    timers   the handlers' periodic tasks (routes.toml [[timer]]), e.g. deciding declarations that waited long enough
 
 Roles group components for scaling out: `ingress` = http + amqp + relay, `workers`
-= workers; no role runs them all. The supervisor prepares what the components
+= workers + timers; no role runs them all. The supervisor prepares what the components
 share (store schema, party registry, broker topology), starts them, and on
 SIGINT/SIGTERM stops them and waits for them to finish their work in hand.
 """
@@ -35,9 +36,9 @@ from gateway.errors import ConfigurationError
 from gateway.services import Services, build_services
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("http", "amqp", "relay", "workers"),
+    "all": ("http", "amqp", "relay", "workers", "timers"),
     "ingress": ("http", "amqp", "relay"),
-    "workers": ("workers",),
+    "workers": ("workers", "timers"),
 }
 STOP_TIMEOUT_S = 30.0
 log = structlog.get_logger(__name__)
@@ -137,12 +138,14 @@ def _component(name: str, services: Services) -> Component:
     from gateway.adapters.amqp import AmqpDoor
     from gateway.broker.relay import OutboxRelay
     from gateway.pipeline import Pipeline
+    from routing.timers import Timers
     from routing.worker import Worker
 
     factories: dict[str, Callable[[], Component]] = {
         "amqp": lambda: AmqpDoor(Pipeline(services)),
         "relay": lambda: OutboxRelay(services),
         "workers": lambda: Worker(services),
+        "timers": lambda: Timers(services),
     }
     return factories[name]()
 

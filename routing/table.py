@@ -28,16 +28,31 @@ class Route:
         return type_ok and (self.functions is None or function in self.functions)
 
 
+@dataclass(frozen=True)
+class Timer:
+    """A handler task run periodically by the timers component (e.g. deciding declarations that waited)."""
+
+    name: str
+    task: str  # "module:attribute": (context) -> int, how many things it did
+    every_s: float
+
+
 class RoutingTable:
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], timers: list[Timer] | None = None) -> None:
         names = [route.name for route in routes]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"route names must be unique: {names}")
         self.routes = routes
+        self.timers = timers or []
 
     @classmethod
     def load(cls, path: Path) -> RoutingTable:
-        entries = read_toml(path, "routing table").get("route", [])
+        raw = read_toml(path, "routing table")
+        entries = raw.get("route", [])
+        try:
+            timers = [Timer(t["name"], t["task"], float(t["every_s"])) for t in raw.get("timer", [])]
+        except KeyError as exc:
+            raise ConfigurationError(f"{path}: a [[timer]] entry lacks {exc}") from None
         try:
             routes = [
                 Route(
@@ -50,7 +65,7 @@ class RoutingTable:
             ]
         except KeyError as exc:
             raise ConfigurationError(f"{path}: a [[route]] entry lacks {exc}") from None
-        return cls(routes)
+        return cls(routes, timers)
 
     def route_for(self, document_type: str, function: str) -> Route | None:
         return next((route for route in self.routes if route.matches(document_type, function)), None)

@@ -39,6 +39,9 @@ def write_config(directory: Path, pki_dir: Path, namespace: str, **sections: dic
         "registry": {
             "parties": str(REPO / "config" / "parties.toml"),
             "routes": str(REPO / "config" / "routes.toml"),
+            "exchange": str(REPO / "config" / "exchange.toml"),
+            "business": str(REPO / "config" / "business.toml"),
+            "risk": str(REPO / "config" / "risk.toml"),
         },
         "logging": {"format": "json", "level": "info"},
     }

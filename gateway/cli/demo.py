@@ -23,6 +23,7 @@ from rich.table import Table
 
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR, attacks
 from gateway import client
+from gateway.cli.business_demo import BusinessDemo
 from gateway.config import Settings, load_settings
 from gateway.envelope import qname
 from gateway.process import GatewayProcess
@@ -58,6 +59,17 @@ class Demo:
     def signed(self, document_type: str, signer: str | None = None) -> bytes:
         party = SAMPLE_SENDERS[document_type]
         return client.sign(self.envelope(document_type, party), self.identity(signer or party))
+
+    def send_edited(self, document_type: str, edit: Callable[[etree._Element], object] | None) -> str:
+        """Sign a sample (edited) as its usual sender, send it over HTTP; returns the accepted message id."""
+        party = SAMPLE_SENDERS[document_type]
+        root = self.envelope(document_type, party)
+        if edit is not None:
+            edit(root)
+        receipt = self.send("HTTP", client.sign(root, self.identity(party)))
+        if not receipt.accepted or not receipt.received_message_id:
+            raise RuntimeError(f"the demo's {document_type} was rejected: {receipt.codes}")
+        return receipt.received_message_id
 
     def send(self, door: str, body: bytes) -> client.ReceiptView:
         if door == "HTTP":
@@ -99,6 +111,11 @@ def run_demo(args: Namespace) -> int:
         accepted = _good_messages(demo)
         _bad_messages(demo)
         _processing(settings, accepted)
+        engine = make_engine(settings.db_url)
+        try:
+            BusinessDemo(demo.send_edited, engine).run()
+        finally:
+            engine.dispose()
     finally:
         demo.close()
         console.print("\nStopping the gateway ...")

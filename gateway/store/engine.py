@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+import routing.state  # noqa: F401  (registers the business tables on the same metadata)
 from gateway.store.tables import metadata
 
 

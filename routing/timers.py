@@ -1,0 +1,64 @@
+"""The timers component: runs the handlers' periodic tasks (routes.toml [[timer]]).
+
+Each run of a task is one transaction with a `HandlerContext`, exactly like a
+handler: its effects and the messages it emits are committed together, and
+what it emitted is published after the commit. Tasks must be safe to run in
+several processes at once (they claim rows with conditional updates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from gateway.services import Services
+from gateway.store.engine import writing
+from routing.handlers.base import HandlerContext
+from routing.publication import publish_emitted
+from routing.table import Timer, load_handler
+
+log = structlog.get_logger(__name__)
+
+Task = Callable[[HandlerContext], int]
+
+
+class Timers:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.tasks: list[tuple[Timer, Task]] = [
+            (timer, load_handler(timer.task)) for timer in services.routes.timers  # type: ignore[misc]
+        ]
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        due = {timer.name: 0.0 for timer, _ in self.tasks}
+        log.info("timers running", tasks=[timer.name for timer, _ in self.tasks])
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            for timer, task in self.tasks:
+                if now >= due[timer.name]:
+                    self.run_once(timer, task)
+                    due[timer.name] = time.monotonic() + timer.every_s
+            next_due = min(due.values(), default=time.monotonic() + 1.0)
+            self._stopping.wait(max(0.05, next_due - time.monotonic()))
+
+    def run_once(self, timer: Timer, task: Task) -> int:
+        """Run one task in one transaction; a failure is logged and the task runs again next time."""
+        try:
+            with writing(self.services.engine) as tx:
+                context = HandlerContext(tx, self.services, dt.datetime.now(dt.UTC), f"timer:{timer.name}")
+                done = task(context)
+        except Exception:
+            log.exception("timer task failed", task=timer.name)
+            return 0
+        publish_emitted(self.services, context.emitted)
+        if done:
+            log.info("timer task done", task=timer.name, count=done)
+        return done
+
+    def stop(self, *_: object) -> None:
+        self._stopping.set()
