@@ -1,4 +1,4 @@
-"""The conformance material: sample envelopes, the attack library, and (later) the message suite."""
+"""The conformance material: sample envelopes, the attack library, and the message suite (manifest.toml, suite/)."""
 
 from pathlib import Path
 
@@ -17,4 +17,7 @@ SAMPLE_SENDERS: dict[str, str] = {
     "LANE_NOTICE": "VNSW",
     "RESULT_NOTICE": "VNSW",
     "RISK_ALERT": "VNSW",
+    "CUSTOMS_RESPONSE": "SG-ASW",
+    "MESSAGE_QUERY": "0101234567",
+    "MESSAGE_ACK": "0101234567",
 }

@@ -19,11 +19,10 @@ import base64
 import copy
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
@@ -31,7 +30,7 @@ from lxml import etree
 from gateway.envelope import DSIG_NS, ENVELOPE_NS, qname
 from gateway.signing.algorithms import ENVELOPED_SIGNATURE, SHA256_DIGEST, Canonicalization, signature_algorithm_for
 from gateway.signing.canonical import canonicalize
-from gateway.signing.keys import SigningIdentity
+from gateway.signing.keys import SigningIdentity, der_of
 from gateway.signing.pki import CertificateAuthority, PrivateKey
 from gateway.signing.sign import serialize
 
@@ -41,25 +40,38 @@ __all__ = [
     "RSA_SHA1",
     "SHA1_DIGEST",
     "WRAPPER_NS",
+    "XPATH_TRANSFORM",
+    "append_signature",
+    "as_character_references",
     "body_changed_after_signing",
     "comment_in_text",
     "deep_nesting",
     "entity_bomb",
     "expired_identity",
+    "external_dtd",
     "foreign_ca_identity",
     "header_changed_after_signing",
     "huge_attribute",
+    "huge_text",
     "key_info_removed",
     "not_well_formed",
+    "padded",
     "reference_by_id",
     "second_unsigned_content",
     "sha1_signature",
+    "signature_moved",
     "signature_removed",
+    "SignatureRecipe",
+    "signed_to_recipe",
     "signed_with_other_key",
+    "text_as_cdata",
+    "trailing_content",
     "two_signatures",
+    "undeclared_entity",
     "weak_rsa_identity",
     "with_doctype",
     "with_processing_instruction",
+    "with_utf8_bom",
     "wrap_signed_copy_in_object",
     "wrap_signed_envelope_in_forged_envelope",
     "wrap_signed_envelope_in_wrapper",
@@ -70,6 +82,7 @@ __all__ = [
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 ECDSA_SHA1 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"
 SHA1_DIGEST = "http://www.w3.org/2000/09/xmldsig#sha1"
+XPATH_TRANSFORM = "http://www.w3.org/TR/1999/REC-xpath-19991116"
 WRAPPER_NS = "urn:attacker:wrapper"
 """Namespace of the elements the wrapping attacks invent."""
 
@@ -122,7 +135,7 @@ def two_signatures(signed: bytes, identity: SigningIdentity) -> bytes:
     allowed (SIGNATURE_MULTIPLE), refused before any cryptography.
     """
     root = _parse(signed)
-    _append_signature(root, identity.private_key, (identity.certificate, *identity.intermediates), _profile_for(identity))
+    append_signature(root, identity.private_key, _chain(identity), _recipe_for(identity))
     return serialize(root)
 
 
@@ -171,6 +184,20 @@ def key_info_removed(signed: bytes) -> bytes:
     root = _parse(signed)
     for key_info in _signature_of(root).findall(f"{{{DSIG_NS}}}KeyInfo"):
         _remove(key_info)
+    return serialize(root)
+
+
+def signature_moved(signed: bytes, into: Sequence[str] = ("Header",)) -> bytes:
+    """The signed envelope with its (intact) ``ds:Signature`` moved into the element at path `into`.
+
+    The signature still covers the envelope as it was signed, and a verifier
+    that looks for it anywhere finds it. Rule: the signature must be a direct
+    child of the envelope (SIGNATURE_MISPLACED).
+    """
+    root = _parse(signed)
+    signature = _signature_of(root)
+    _remove(signature)
+    _descend(root, into).append(signature)
     return serialize(root)
 
 
@@ -259,6 +286,91 @@ def second_unsigned_content(signed: bytes, where: Literal["content", "body"] = "
     return serialize(root)
 
 
+# --- signatures to order -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecipe:
+    """How to build one ``ds:Signature``: every URI written into it and the hashes really used.
+
+    URIs are written as given and values computed with the given hashes, so a recipe
+    describes a correct signature in another profile (inclusive c14n, SHA-512,
+    SHA-1...) as easily as one whose label names an algorithm that was not used
+    (DSA, HMAC: refused by name, before any value is checked). The reference is
+    canonicalised as a verifier would: with its last c14n transform, or inclusive
+    c14n 1.0 when there is none.
+    """
+
+    signature_method: str
+    signature_hash: hashes.HashAlgorithm
+    digest_method: str = SHA256_DIGEST
+    digest_hash: hashes.HashAlgorithm = field(default_factory=hashes.SHA256)
+    canonicalization: str = _C14N.uri  # of SignedInfo; an unknown URI is computed as exclusive c14n
+    transforms: tuple[str, ...] = (ENVELOPED_SIGNATURE, _C14N.uri)
+    reference_uri: str = ""
+
+    @classmethod
+    def profile(cls, key_type: str) -> SignatureRecipe:
+        """The gateway's own profile for a key type ("rsa" or "ec"): SHA-256, exclusive c14n."""
+        algorithm = signature_algorithm_for(key_type)
+        return cls(algorithm.uri, algorithm.hash())
+
+
+def append_signature(
+    root: etree._Element,
+    key: PrivateKey,
+    certificates: Sequence[bytes] | None,
+    recipe: SignatureRecipe,
+    referenced: etree._Element | None = None,
+) -> etree._Element:
+    """Append a ``ds:Signature`` built to `recipe` to `root` (modified in place) and return it.
+
+    With `referenced` None the signature covers the whole of `root` (as it is
+    before the signature is appended, which is what enveloped-signature removes
+    again); otherwise it covers `referenced`, named by the recipe's reference
+    URI. `certificates` are the DER bytes written into KeyInfo/X509Data, in
+    order; None writes no KeyInfo at all.
+    """
+    target = root if referenced is None else referenced
+    digest = hashes.Hash(recipe.digest_hash)
+    digest.update(canonicalize(target, _digest_canonicalization(recipe.transforms)))
+
+    signature = etree.SubElement(root, _SIGNATURE, nsmap=_DS_NSMAP)
+    signed_info = _ds(signature, "SignedInfo")
+    _ds(signed_info, "CanonicalizationMethod", Algorithm=recipe.canonicalization)
+    _ds(signed_info, "SignatureMethod", Algorithm=recipe.signature_method)
+    reference = _ds(signed_info, "Reference", URI=recipe.reference_uri)
+    if recipe.transforms:
+        transforms = _ds(reference, "Transforms")
+        for uri in recipe.transforms:
+            transform = _ds(transforms, "Transform", Algorithm=uri)
+            if uri == XPATH_TRANSFORM:
+                _ds(transform, "XPath", "not(ancestor-or-self::ds:Signature)")
+    _ds(reference, "DigestMethod", Algorithm=recipe.digest_method)
+    _ds(reference, "DigestValue", base64.b64encode(digest.finalize()).decode("ascii"))
+
+    signed_info_c14n = Canonicalization.from_uri(recipe.canonicalization) or _C14N
+    value = _sign(key, canonicalize(signed_info, signed_info_c14n), recipe.signature_hash)
+    _ds(signature, "SignatureValue", base64.b64encode(value).decode("ascii"))
+    if certificates is not None:
+        x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
+        for der in certificates:
+            _ds(x509_data, "X509Certificate", base64.b64encode(der).decode("ascii"))
+    return signature
+
+
+def signed_to_recipe(
+    unsigned_root: etree._Element,
+    key: PrivateKey,
+    certificates: Sequence[bytes] | None,
+    recipe: SignatureRecipe,
+) -> bytes:
+    """A copy of `unsigned_root` signed (enveloped, over the whole envelope) to `recipe`, serialised."""
+    root = copy.deepcopy(unsigned_root)
+    append_signature(root, key, certificates, recipe)
+    return serialize(root)
+
+
 # --- signatures built by hand (one thing wrong each) -------------------------------
 
 
@@ -273,14 +385,8 @@ def reference_by_id(unsigned_root: etree._Element, identity: SigningIdentity, id
     root = copy.deepcopy(unsigned_root)
     header = _required(root, "Header")
     header.set("Id", id_value)
-    _append_signature(
-        root,
-        identity.private_key,
-        (identity.certificate, *identity.intermediates),
-        _profile_for(identity),
-        referenced=header,
-        reference_uri=f"#{id_value}",
-    )
+    recipe = replace(_recipe_for(identity), transforms=(_C14N.uri,), reference_uri=f"#{id_value}")
+    append_signature(root, identity.private_key, _chain(identity), recipe, referenced=header)
     return serialize(root)
 
 
@@ -291,11 +397,9 @@ def sha1_signature(unsigned_root: etree._Element, identity: SigningIdentity) -> 
     sha1; the digest and signature values are correct for those algorithms.
     Rule: SHA-256 or stronger (SIGNATURE_ALGORITHM).
     """
-    root = copy.deepcopy(unsigned_root)
     method = RSA_SHA1 if identity.key_type == "rsa" else ECDSA_SHA1
-    profile = _Profile(method, hashes.SHA1(), SHA1_DIGEST, hashes.SHA1())
-    _append_signature(root, identity.private_key, (identity.certificate, *identity.intermediates), profile)
-    return serialize(root)
+    recipe = SignatureRecipe(method, hashes.SHA1(), SHA1_DIGEST, hashes.SHA1())
+    return signed_to_recipe(unsigned_root, identity.private_key, _chain(identity), recipe)
 
 
 def signed_with_other_key(
@@ -307,14 +411,7 @@ def signed_with_other_key(
     (with the signature method for that key's type). Rule: the signature must
     verify with the key of the certificate presented (SIGNATURE_INVALID).
     """
-    root = copy.deepcopy(unsigned_root)
-    _append_signature(
-        root,
-        key_identity.private_key,
-        (cert_identity.certificate, *cert_identity.intermediates),
-        _profile_for(key_identity),
-    )
-    return serialize(root)
+    return signed_to_recipe(unsigned_root, key_identity.private_key, _chain(cert_identity), _recipe_for(key_identity))
 
 
 # --- attacks on the XML layer ------------------------------------------------------
@@ -370,7 +467,7 @@ def entity_bomb(levels: int = 10, fanout: int = 10) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<!DOCTYPE Envelope [\n{chr(10).join(declarations)}\n]>\n"
         f'<Envelope xmlns="{ENVELOPE_NS}">&lol{levels};</Envelope>\n'
-    ).encode("utf-8")
+    ).encode()
 
 
 def deep_nesting(depth: int) -> bytes:
@@ -379,7 +476,7 @@ def deep_nesting(depth: int) -> bytes:
         raise ValueError("depth must be positive")
     inner = depth - 1
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Envelope xmlns="{ENVELOPE_NS}">'.encode("utf-8")
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Envelope xmlns="{ENVELOPE_NS}">'.encode()
         + b"<n>" * inner
         + b"</n>" * inner
         + b"</Envelope>\n"
@@ -437,14 +534,23 @@ def wrong_encoding(body: bytes, kind: EncodingAttack = "latin-1-declared-utf-8")
 
 
 def with_processing_instruction(
-    body: bytes, target: str = "xml-stylesheet", data: str = 'type="text/xsl" href="http://attacker.invalid/x.xsl"'
+    body: bytes,
+    target: str = "xml-stylesheet",
+    data: str = 'type="text/xsl" href="http://attacker.invalid/x.xsl"',
+    inside: Sequence[str] | None = None,
 ) -> bytes:
-    """`body` with a processing instruction before its root (stylesheet injection).
+    """`body` with a processing instruction before its root (stylesheet injection), or inside an element.
 
-    Rule: processing instructions are refused (XML_FORBIDDEN_CONSTRUCT).
+    `inside` is the path from the root (as in `xxe`) of the element that gets the
+    instruction as its first child. Rule: processing instructions are refused
+    (XML_FORBIDDEN_CONSTRUCT).
     """
     root = _parse(body)
-    root.addprevious(etree.ProcessingInstruction(target, data))
+    instruction = etree.ProcessingInstruction(target, data)
+    if inside is None:
+        root.addprevious(instruction)
+    else:
+        _descend(root, inside).insert(0, instruction)
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
 
 
@@ -456,6 +562,91 @@ def not_well_formed(body: bytes) -> bytes:
     return body[:end]
 
 
+def external_dtd(body: bytes, uri: str = "http://attacker.invalid/evil.dtd") -> bytes:
+    """`body` with a DOCTYPE naming an external DTD subset (SYSTEM `uri`): a file read or a request out.
+
+    Rule: no DTD at all, internal or external, and nothing is ever fetched (XML_DTD_FORBIDDEN).
+    """
+    root = _parse(body)
+    doctype = f'<!DOCTYPE {_prefixed_name(root)} SYSTEM "{uri}">'
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
+
+
+def undeclared_entity(
+    body: bytes, field: Sequence[str] = ("Header", "Subject", "reference"), entity: str = "x"
+) -> bytes:
+    """`body` with the text at `field` replaced by a reference to an entity that no DTD declares.
+
+    Rule: entity references are refused (XML_FORBIDDEN_CONSTRUCT).
+    """
+    marker = "@@entity@@"
+    root = _parse(body)
+    _descend(root, field).text = marker
+    return serialize(root).replace(marker.encode("ascii"), f"&{entity};".encode("ascii"))
+
+
+def trailing_content(body: bytes, content: bytes = b"<Envelope/>") -> bytes:
+    """`body` followed by `content` after its root element: two roots. Rule: well-formed XML only (XML_MALFORMED)."""
+    return body.rstrip() + b"\n" + content
+
+
+def huge_text(body: bytes, size: int, field: Sequence[str] = ("Header", "Subject", "reference")) -> bytes:
+    """`body` with the text at `field` replaced by `size` characters.
+
+    Rule: bounded node size (XML_LIMIT_EXCEEDED once `size` passes libxml2's
+    10,000,000-byte text limit); below the limit it is a schema matter.
+    """
+    root = _parse(body)
+    _descend(root, field).text = "A" * size
+    return serialize(root)
+
+
+def padded(body: bytes, size: int, chunk: int = 1_000_000) -> bytes:
+    """`body` made exactly `size` bytes long with comments after its root element.
+
+    Comments outside the root are not part of what is signed, so a signed body
+    stays valid: this is how a message of an exact size (at a size limit) is
+    made. The padding comes as comments of at most `chunk` bytes each, so that
+    no single node approaches the parser's node-size limit.
+    """
+    body = body.rstrip()
+    missing = size - len(body)
+    if missing < 0:
+        raise ValueError(f"the body has {len(body)} bytes, more than {size}")
+    parts = [body]
+    while missing:
+        if missing < 8:  # too short for a comment: pad with white space
+            parts.append(b" " * missing)
+            break
+        length = min(chunk, missing)
+        parts.append(b"<!--" + b"p" * (length - 7) + b"-->")
+        missing -= length
+    return b"".join(parts)
+
+
+def with_utf8_bom(body: bytes) -> bytes:
+    """`body` preceded by the UTF-8 byte order mark: still UTF-8, and the same document."""
+    return b"\xef\xbb\xbf" + body
+
+
+def as_character_references(body: bytes) -> bytes:
+    """`body` re-serialised in ASCII: every non-ASCII character becomes a character reference.
+
+    No XML declaration is written, so the document is read as UTF-8 (which ASCII
+    is); the tree, and any signature over it, is unchanged. A gateway must treat
+    ``&#7879;`` exactly as the character it stands for.
+    """
+    return etree.tostring(_parse(body), encoding="US-ASCII", xml_declaration=False)
+
+
+def text_as_cdata(body: bytes, field: Sequence[str] = ("Header", "Subject", "reference")) -> bytes:
+    """`body` with the text at `field` written as a CDATA section: the same text, so a signature stays valid."""
+    root = _parse(body)
+    element = _descend(root, field)
+    element.text = etree.CDATA(element.text or "")
+    return serialize(root)
+
+
 # --- attack credentials ------------------------------------------------------------
 
 
@@ -464,7 +655,7 @@ def expired_identity(ca: CertificateAuthority, common_name: str, uid: str, kind:
 
     Rule: the certificate must be valid now (CERTIFICATE_EXPIRED).
     """
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return ca.issue(common_name, uid, kind, not_before=now - dt.timedelta(days=366), not_after=now - dt.timedelta(days=1))
 
 
@@ -481,57 +672,19 @@ def weak_rsa_identity(ca: CertificateAuthority, common_name: str, uid: str, bits
 # --- helpers -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Profile:
-    signature_method: str
-    signature_hash: hashes.HashAlgorithm
-    digest_method: str
-    digest_hash: hashes.HashAlgorithm
-
-
-def _profile_for(identity: SigningIdentity) -> _Profile:
+def _recipe_for(identity: SigningIdentity) -> SignatureRecipe:
     """The gateway's own profile for a key (what gateway.signing.sign uses)."""
-    algorithm = signature_algorithm_for(identity.key_type)
-    return _Profile(algorithm.uri, algorithm.hash(), SHA256_DIGEST, hashes.SHA256())
+    return SignatureRecipe.profile(identity.key_type)
 
 
-def _append_signature(
-    root: etree._Element,
-    key: PrivateKey,
-    certificates: Sequence[x509.Certificate],
-    profile: _Profile,
-    referenced: etree._Element | None = None,
-    reference_uri: str = "",
-) -> etree._Element:
-    """Append a ds:Signature to `root`, built like gateway.signing.sign.sign_envelope but parameterised.
+def _chain(identity: SigningIdentity) -> list[bytes]:
+    return [der_of(certificate) for certificate in (identity.certificate, *identity.intermediates)]
 
-    With `referenced` None the signature is enveloped over the whole of `root`
-    (as it is before the signature is appended); otherwise it covers the
-    exclusive-c14n form of `referenced`, named by `reference_uri`.
-    """
-    target = root if referenced is None else referenced
-    digest = hashes.Hash(profile.digest_hash)
-    digest.update(canonicalize(target, _C14N))
 
-    signature = etree.SubElement(root, _SIGNATURE, nsmap=_DS_NSMAP)
-    signed_info = _ds(signature, "SignedInfo")
-    _ds(signed_info, "CanonicalizationMethod", Algorithm=_C14N.uri)
-    _ds(signed_info, "SignatureMethod", Algorithm=profile.signature_method)
-    reference = _ds(signed_info, "Reference", URI=reference_uri)
-    transforms = _ds(reference, "Transforms")
-    if referenced is None:
-        _ds(transforms, "Transform", Algorithm=ENVELOPED_SIGNATURE)
-    _ds(transforms, "Transform", Algorithm=_C14N.uri)
-    _ds(reference, "DigestMethod", Algorithm=profile.digest_method)
-    _ds(reference, "DigestValue", base64.b64encode(digest.finalize()).decode("ascii"))
-
-    value = _sign(key, canonicalize(signed_info, _C14N), profile.signature_hash)
-    _ds(signature, "SignatureValue", base64.b64encode(value).decode("ascii"))
-    x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
-    for certificate in certificates:
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        _ds(x509_data, "X509Certificate", base64.b64encode(der).decode("ascii"))
-    return signature
+def _digest_canonicalization(transforms: Sequence[str]) -> Canonicalization:
+    """What a verifier canonicalises the reference with: its last c14n transform, else inclusive c14n 1.0."""
+    methods = [method for method in map(Canonicalization.from_uri, transforms) if method is not None]
+    return methods[-1] if methods else Canonicalization.INCLUSIVE
 
 
 def _sign(key: PrivateKey, data: bytes, hash_algorithm: hashes.HashAlgorithm) -> bytes:

@@ -6,6 +6,7 @@ can use it as a reference client.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import time
 import uuid
@@ -60,6 +61,8 @@ class ReceiptView:
     errors: tuple[tuple[str, str, str | None], ...]  # (code, message, location)
     signer: str  # From/identity of the receipt
     raw: bytes
+    batch: tuple[bytes, ...] = ()  # the receipt of a MESSAGE_QUERY: the messages asked for, oldest first
+    remaining: int = 0  # and how many more are pending
 
     @property
     def accepted(self) -> bool:
@@ -87,6 +90,11 @@ def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der:
             raise ReceiptError(f"the receipt's signer is not trusted: {problems[0].message}")
     if gateway_certificate_der is not None and verified.certificate_der != gateway_certificate_der:
         raise ReceiptError("the receipt is not signed with the gateway's registered certificate")
+    return receipt_view(root, data)
+
+
+def receipt_view(root: etree._Element, data: bytes) -> ReceiptView:
+    """What a receipt whose signature was already checked says (`data`: its bytes, kept as they are)."""
     header = read_header(root)
     receipt = content_element(root)
     if receipt is None or receipt.tag != f"{{{RECEIPT_NS}}}Receipt":
@@ -101,6 +109,7 @@ def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der:
         for error in receipt.iterfind(f"{{{RECEIPT_NS}}}errors/{{{RECEIPT_NS}}}error")
     )
     digest = receipt.find(f"{{{RECEIPT_NS}}}digest")
+    batch = receipt.find(f"{{{RECEIPT_NS}}}batch")
     return ReceiptView(
         status=text(receipt, "status") or "",
         function=header.function,
@@ -109,6 +118,8 @@ def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der:
         errors=errors,
         signer=header.sender.identity,
         raw=data,
+        batch=tuple(base64.b64decode(m.text or "") for m in batch.iterfind(f"{{{RECEIPT_NS}}}message")) if batch is not None else (),
+        remaining=int(text(batch, "remaining") or 0) if batch is not None else 0,
     )
 
 
@@ -129,13 +140,13 @@ def post_http(url: str, body: bytes, session: requests.Session | None = None, ti
     return Submission(response.status_code, response.content)
 
 
-def post_soap(url: str, body: bytes, version: str = "1.1") -> Submission:
-    """Submit through the SOAP door with zeep, driven by the gateway's own WSDL."""
+def post_soap(url: str, body: bytes, version: str = "1.1", pull: bool = False) -> Submission:
+    """Submit (or, with `pull`, send a MESSAGE_QUERY to Pull) through the SOAP door with zeep and the gateway's WSDL."""
     import zeep
 
     client = zeep.Client(url.rstrip("/") + "/soap?wsdl")
     service = client.service if version == "1.1" else client.bind("GatewayService", "GatewaySoap12")
-    response = service.Submit(message=body)
+    response = service.Pull(query=body) if pull else service.Submit(message=body)
     return Submission(200, response.receipt)
 
 

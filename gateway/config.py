@@ -195,7 +195,21 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
+def write_table_array(path: Path, name: str, entries: list[dict[str, Any]]) -> Path:
+    """Write a TOML file of `[[name]]` tables (e.g. a generated parties.toml)."""
+    lines = []
+    for entry in entries:
+        lines.append(f"[[{name}]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in entry.items())
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

@@ -51,6 +51,9 @@ class ErrorCode(enum.Enum):
     PARTY_SUSPENDED = (403, "the sending party is suspended")
     # Authorisation
     ROLE_NOT_PERMITTED = (403, "the sender's roles do not allow this document type")
+    NOT_ENTITLED = (403, "the sender is not the party in charge of what the document concerns")
+    READ_NOT_PERMITTED = (403, "the sender may not read the messages it asked for")
+    OPERATION_MISMATCH = (422, "this operation of the door does not take this document type")
     # Schema
     ENVELOPE_SCHEMA_INVALID = (422, "the envelope does not conform to its schema")
     PAYLOAD_SCHEMA_INVALID = (422, "the payload does not conform to its document schema")

@@ -23,6 +23,7 @@ INTAKE_SECONDS = Histogram(
 )
 HANDLED = Counter("gateway_handled_messages_total", "Messages taken by workers", ["route", "outcome"])
 RELAYED = Counter("gateway_relayed_messages_total", "Messages published by the outbox relay")
+PUSHED = Counter("gateway_pushes_total", "Push attempts of outbound messages by outcome (delivered, retried, parked)", ["outcome"])
 
 
 def observe_intake(door: str, outcome: Outcome, seconds: float) -> None:

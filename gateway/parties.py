@@ -3,6 +3,10 @@
 config/parties.toml is the operator's source; `sync_parties` loads it into the
 store, and every gateway process reads the registry from the store (so that
 several ingress instances agree), refreshing it periodically.
+
+A party may also have an endpoint (the gateway pushes its messages there instead
+of waiting for it to pull them) and its own trust anchors: the CA of a partner
+single window vouches for that partner's certificates and for nobody else's.
 """
 
 from __future__ import annotations
@@ -16,17 +20,26 @@ from pathlib import Path
 
 import structlog
 from cryptography import x509
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.config import read_toml
 from gateway.errors import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
 from gateway.store.engine import writing
-from gateway.store.tables import parties, party_certificates
+from gateway.store.tables import parties, party_anchors, party_certificates, party_endpoints
 
 ROLES = frozenset({"trader", "marketplace", "logistics", "ministry", "customs", "nsw", "asw_partner", "operator"})
+ENDPOINT_TRANSPORTS = frozenset({"http", "soap", "soap12"})  # gateway/adapters/pushers.py carries each
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the gateway pushes a party's messages: HTTP POST of the envelope, or the SOAP Submit operation."""
+
+    transport: str  # one of ENDPOINT_TRANSPORTS
+    url: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,8 @@ class Party:
     roles: frozenset[str]
     status: str = "active"
     certificates: dict[str, x509.Certificate] = field(default_factory=dict)  # fingerprint -> certificate
+    anchors: tuple[x509.Certificate, ...] = ()  # CAs trusted for this party's certificates only
+    endpoint: Endpoint | None = None  # None: the party pulls its messages
 
     @property
     def active(self) -> bool:
@@ -54,6 +69,8 @@ class PartyConfig:
     status: str
     key_kind: str
     certificate_files: tuple[Path, ...]
+    anchor_files: tuple[Path, ...] = ()
+    endpoint: Endpoint | None = None
 
     def key_spec(self) -> PartyKeySpec:
         return PartyKeySpec(self.identity, self.name, self.country, self.key_kind)
@@ -73,6 +90,7 @@ def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
         if unknown:
             raise ConfigurationError(f"{path}: party {identity} has unknown roles {sorted(unknown)}")
         files = entry.get("certificates", ["{pki}/" + f"{identity}.cert.pem"])
+        anchors = entry.get("ca", [])
         configured.append(
             PartyConfig(
                 identity=identity,
@@ -84,9 +102,29 @@ def read_parties_file(path: Path, pki_dir: Path) -> list[PartyConfig]:
                 certificate_files=tuple(
                     _resolve(f.replace("{pki}", str(pki_dir)), path.parent) for f in files
                 ),
+                anchor_files=tuple(
+                    _resolve(f.replace("{pki}", str(pki_dir)), path.parent)
+                    for f in ([anchors] if isinstance(anchors, str) else anchors)
+                ),
+                endpoint=_endpoint(path, identity, entry.get("endpoint")),
             )
         )
     return configured
+
+
+def _endpoint(path: Path, identity: str, value: object) -> Endpoint | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"transport", "url"}:
+        raise ConfigurationError(f'{path}: party {identity}: endpoint must be {{transport = "...", url = "..."}}')
+    transport, url = value["transport"], value["url"]
+    if transport not in ENDPOINT_TRANSPORTS:
+        raise ConfigurationError(
+            f"{path}: party {identity}: endpoint transport {transport!r} is not one of {sorted(ENDPOINT_TRANSPORTS)}"
+        )
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{path}: party {identity}: endpoint url {url!r} is not an http(s) URL")
+    return Endpoint(transport, url)
 
 
 REMOVED = "removed"
@@ -108,9 +146,8 @@ def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
             .where(parties.c.identity.not_in([p.identity for p in configured]), parties.c.status != REMOVED)
             .values(status=REMOVED, updated_at=now)
         )
-        connection.execute(
-            delete(party_certificates).where(party_certificates.c.party.not_in([p.identity for p in configured]))
-        )
+        for table in (party_certificates, party_anchors, party_endpoints):
+            connection.execute(delete(table).where(table.c.party.not_in([p.identity for p in configured])))
         for party in configured:
             values = {
                 "name": party.name,
@@ -135,6 +172,33 @@ def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
                         added_at=now,
                     )
                 )
+            _sync_extras(connection, party)
+
+
+def _sync_extras(connection: Connection, party: PartyConfig) -> None:
+    """The party's own trust anchors and its endpoint, replaced by what is configured."""
+    connection.execute(delete(party_anchors).where(party_anchors.c.party == party.identity))
+    anchors = {fingerprint(ca): ca for path in party.anchor_files for ca in _anchor_certificates(party, path)}
+    for print_, ca in anchors.items():
+        connection.execute(
+            insert(party_anchors).values(
+                party=party.identity, fingerprint=print_, der=der_of(ca), subject=ca.subject.rfc4514_string()[:512]
+            )
+        )
+    connection.execute(delete(party_endpoints).where(party_endpoints.c.party == party.identity))
+    if party.endpoint is not None:
+        connection.execute(
+            insert(party_endpoints).values(party=party.identity, transport=party.endpoint.transport, url=party.endpoint.url)
+        )
+
+
+def _anchor_certificates(party: PartyConfig, path: Path) -> list[x509.Certificate]:
+    # Unlike a missing party certificate (the party just cannot sign yet), a missing CA file is a
+    # configuration fault: the partner could never be trusted, and nobody would know why.
+    try:
+        return load_certificates(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"party {party.identity}: trust anchor file {path} cannot be read: {exc}") from None
 
 
 def load_registry(engine: Engine) -> dict[str, Party]:
@@ -142,6 +206,10 @@ def load_registry(engine: Engine) -> dict[str, Party]:
         certificates: dict[str, dict[str, x509.Certificate]] = {}
         for row in connection.execute(select(party_certificates.c.party, party_certificates.c.fingerprint, party_certificates.c.der)):
             certificates.setdefault(row.party, {})[row.fingerprint] = certificate_from_der(row.der)
+        anchors: dict[str, list[x509.Certificate]] = {}
+        for row in connection.execute(select(party_anchors.c.party, party_anchors.c.der).order_by(party_anchors.c.fingerprint)):
+            anchors.setdefault(row.party, []).append(certificate_from_der(row.der))
+        endpoints = {row.party: Endpoint(row.transport, row.url) for row in connection.execute(select(party_endpoints))}
         return {
             row.identity: Party(
                 identity=row.identity,
@@ -150,6 +218,8 @@ def load_registry(engine: Engine) -> dict[str, Party]:
                 roles=frozenset(row.roles.split()),
                 status=row.status,
                 certificates=certificates.get(row.identity, {}),
+                anchors=tuple(anchors.get(row.identity, ())),
+                endpoint=endpoints.get(row.identity),
             )
             for row in connection.execute(select(parties))
         }

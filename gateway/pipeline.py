@@ -1,6 +1,6 @@
 """The intake pipeline: one ordered list of named stages, the same for every door.
 
-    parse -> envelope -> verify -> authorise -> validate -> receipt -> record -> publish
+    parse -> envelope -> verify -> authorise -> validate -> entitle -> pull -> receipt -> record -> acknowledge -> publish
 
 Each stage is a plain function of the message in flight (`Intake`) and the
 gateway's services; it either enriches the intake or raises `Rejected` with
@@ -11,6 +11,11 @@ signed receipt and an HTTP status that fits it.
 The acceptance receipt is built and signed *before* the message is recorded so
 that it is stored in the same transaction: an identical resend then gets back
 exactly the receipt the sender got the first time.
+
+Two document types are answered here and not only receipted: the receipt of a
+MESSAGE_QUERY carries the messages it asks for (`pull`), and a MESSAGE_ACK marks
+the messages it names delivered once it is recorded (`acknowledge`). They are
+recorded and routed like every other message, so each has its audit trail.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from gateway import metrics, xmlsafe
 from gateway.broker.publisher import Published, message_headers
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem, Rejected
+from gateway.outbound import pull as pulling
 from gateway.parties import Party
-from gateway.receipts import Receipt
+from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
 from gateway.services import Services
+from gateway.signing.binding import signer_problems
 from gateway.signing.verify import VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
+from routing import entitlement
 from routing.table import Route
 
 log = structlog.get_logger(__name__)
@@ -47,6 +55,7 @@ class Transport:
     door: str  # "http", "soap" or "amqp"
     correlation_id: str | None = None
     peer: str | None = None
+    only: frozenset[str] | None = None  # the document types the door's operation takes (None: any)
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Intake:
     signature: VerifiedSignature | None = None
     party: Party | None = None
     route: Route | None = None
+    batch: Batch | None = None  # the messages a query asked for, carried in its receipt
     receipt: Receipt | None = None
     recorded: Recorded | None = None
     published: bool = False
@@ -108,6 +118,12 @@ def envelope(intake: Intake, services: Services) -> None:
     assert intake.root is not None
     header = read_header(intake.root)
     intake.header = header
+    if intake.transport.only is not None and header.document_type not in intake.transport.only:
+        raise Rejected.of(
+            ErrorCode.OPERATION_MISMATCH,
+            f"this operation takes {', '.join(sorted(intake.transport.only))}, not {header.document_type}",
+            "/Envelope/Header/Subject/documentType",
+        )
     document = services.schemas.get(header.document_type)
     if document is None:
         raise Rejected.of(
@@ -127,32 +143,10 @@ def envelope(intake: Intake, services: Services) -> None:
 
 def verify(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.header is not None
-    party = services.parties.get(intake.header.sender.identity)
-    fallback = tuple(party.certificates.values()) if party else ()
-    signature = verify_envelope(intake.root, fallback)
-    problems: list[Problem] = []
-    if party is None:
-        problems.append(
-            Problem(ErrorCode.PARTY_UNKNOWN, f"party {intake.header.sender.identity!r} is not registered", "/Envelope/Header/From/identity")
-        )
-    elif not party.active:
-        problems.append(
-            Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", "/Envelope/Header/From/identity")
-        )
-    problems.extend(services.trust.check(signature.certificate_der, signature.intermediates))
-    if party is not None:
-        print_ = hashlib.sha256(signature.certificate_der).hexdigest()
-        if print_ not in party.certificates:
-            owner = services.parties.owner_of(print_)
-            whose = f"it is registered to party {owner.identity!r}" if owner else "it is not registered to any party"
-            problems.append(
-                Problem(
-                    ErrorCode.CERTIFICATE_NOT_REGISTERED,
-                    f"the signing certificate ({signature.certificate.subject.rfc4514_string()}) is not "
-                    f"registered to {party.identity!r}; {whose}",
-                    "/Envelope/Signature/KeyInfo",
-                )
-            )
+    identity = intake.header.sender.identity
+    party = services.parties.get(identity)
+    signature = verify_envelope(intake.root, tuple(party.certificates.values()) if party else ())
+    problems = signer_problems(identity, party, signature, services.trust, services.parties)
     if problems:
         raise Rejected(*problems)
     intake.signature, intake.party = signature, party
@@ -194,12 +188,36 @@ def validate(intake: Intake, services: Services) -> None:
         raise Rejected(*problems)
 
 
+def entitle(intake: Intake, services: Services) -> None:
+    """The business checks of who is in charge (routing/entitlement.py), on the validated payload."""
+    assert intake.root is not None and intake.header is not None and intake.party is not None
+    try:
+        problems = entitlement.problems(intake.header.document_type, content_element(intake.root), intake.party, services)
+    except SQLAlchemyError as exc:
+        log.error("store unavailable", error=repr(exc))
+        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+    if problems:
+        raise Rejected(*problems)
+
+
+def pull(intake: Intake, services: Services) -> None:
+    """A query gets the messages it asks for, in its receipt (gateway/outbound/pull.py)."""
+    assert intake.header is not None and intake.party is not None and intake.root is not None
+    if intake.header.document_type != pulling.MESSAGE_QUERY:
+        return
+    try:
+        intake.batch = pulling.answer(content_element(intake.root), intake.party, services)
+    except SQLAlchemyError as exc:
+        log.error("store unavailable", error=repr(exc))
+        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+
+
 def receipt(intake: Intake, services: Services) -> None:
     assert intake.header is not None
     intake.route = services.routes.route_for(intake.header.document_type, intake.header.function)
     if intake.route is None:  # the start-up check makes this a configuration fault, never the sender's
         raise Rejected.of(ErrorCode.INTERNAL_ERROR, f"no route for {intake.header.document_type}/{intake.header.function}")
-    intake.receipt = services.receipts.acceptance(intake.header, intake.digest, intake.received_at)
+    intake.receipt = services.receipts.acceptance(intake.header, intake.digest, intake.received_at, intake.batch)
 
 
 def record(intake: Intake, services: Services) -> None:
@@ -230,6 +248,19 @@ def record(intake: Intake, services: Services) -> None:
         )
 
 
+def acknowledge(intake: Intake, services: Services) -> None:
+    """A recorded acknowledgement marks the messages it names delivered (again on a resend: it is idempotent)."""
+    assert intake.header is not None and intake.party is not None and intake.root is not None
+    if intake.header.document_type != pulling.MESSAGE_ACK:
+        return
+    try:
+        count = pulling.acknowledge(content_element(intake.root), intake.party, intake.body, services, intake.received_at)
+    except SQLAlchemyError as exc:
+        log.error("store unavailable", error=repr(exc))
+        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+    log.info("pulled messages acknowledged", sender=intake.party.identity, message_id=intake.header.message_id, delivered=count)
+
+
 def publish(intake: Intake, services: Services) -> None:
     assert intake.recorded is not None and intake.header is not None and intake.route is not None
     if not intake.recorded.new:
@@ -257,8 +288,11 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("verify", verify),
     Stage("authorise", authorise),
     Stage("validate", validate),
+    Stage("entitle", entitle),
+    Stage("pull", pull),
     Stage("receipt", receipt),
     Stage("record", record),
+    Stage("acknowledge", acknowledge),
     Stage("publish", publish),
 )
 

@@ -4,6 +4,7 @@ An acceptance (function 99, status ACCEPTED) names the message id and the
 SHA-256 of the exact bytes received: non-repudiation of receipt. A rejection
 (function 22, status REJECTED) lists every problem found, with its stable code,
 a message and where it is. Both are envelopes signed with the gateway's key.
+The acceptance of a MESSAGE_QUERY carries the messages asked for (`Batch`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """Messages handed over in the receipt of a query: signed envelopes, oldest first."""
+
+    messages: tuple[bytes, ...]
+    remaining: int = 0  # how many more the sender may ask for
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """A signed receipt and what it says."""
 
@@ -48,8 +57,8 @@ class ReceiptBuilder:
         self.signer = signer
         self._from = _party(gateway)
 
-    def acceptance(self, header: Header, digest: bytes, received_at: dt.datetime) -> Receipt:
-        return self._build("ACCEPTED", "99", header, header.sender, digest, received_at, ())
+    def acceptance(self, header: Header, digest: bytes, received_at: dt.datetime, batch: Batch | None = None) -> Receipt:
+        return self._build("ACCEPTED", "99", header, header.sender, digest, received_at, (), batch)
 
     def rejection(
         self,
@@ -70,6 +79,7 @@ class ReceiptBuilder:
         digest: bytes,
         received_at: dt.datetime,
         problems: tuple[Problem, ...],
+        batch: Batch | None = None,
     ) -> Receipt:
         receipt_id = str(uuid.uuid4())
         original_id = header.message_id if header and _UUID.match(header.message_id) else None
@@ -96,6 +106,7 @@ class ReceiptBuilder:
             + f"<status>{status}</status><receivedAt>{_timestamp(received_at)}</receivedAt>"
             f"<digest><algorithm>{SHA256_DIGEST}</algorithm><value>{base64.b64encode(digest).decode('ascii')}</value></digest>"
             + (f"<errors>{errors}</errors>" if errors else "")
+            + (_batch(batch) if batch is not None else "")
             + "</Receipt></Content></Body></Envelope>"
         )
         # Built as text (every value escaped) because it is several times faster than
@@ -103,6 +114,12 @@ class ReceiptBuilder:
         root = etree.fromstring(document.encode("utf-8"), _PARSER)
         sign_envelope(root, self.signer)
         return Receipt(receipt_id, status == "ACCEPTED", serialize(root))
+
+
+def _batch(batch: Batch) -> str:
+    # Base64, like the SOAP door: each envelope keeps the exact bytes its signature covers.
+    encoded = "".join(f"<message>{base64.b64encode(m).decode('ascii')}</message>" for m in batch.messages)
+    return f"<batch><remaining>{batch.remaining}</remaining>{encoded}</batch>"
 
 
 def _addressable(party: PartyRef | None) -> PartyRef:

@@ -5,9 +5,10 @@
     relay    the outbox relay
     workers  the handler workers
     timers   the handlers' periodic tasks (routes.toml [[timer]]), e.g. deciding declarations that waited long enough
+    delivery pushes the gateway's own messages to the parties with an endpoint (gateway/outbound/delivery.py)
 
 Roles group components for scaling out: `ingress` = http + amqp + relay, `workers`
-= workers + timers; no role runs them all. The supervisor prepares what the components
+= workers + timers, `delivery` = delivery; no role runs them all. The supervisor prepares what the components
 share (store schema, party registry, broker topology), starts them, and on
 SIGINT/SIGTERM stops them and waits for them to finish their work in hand.
 """
@@ -36,9 +37,10 @@ from gateway.errors import ConfigurationError
 from gateway.services import Services, build_services
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("http", "amqp", "relay", "workers", "timers"),
+    "all": ("http", "amqp", "relay", "workers", "timers", "delivery"),
     "ingress": ("http", "amqp", "relay"),
     "workers": ("workers", "timers"),
+    "delivery": ("delivery",),
 }
 STOP_TIMEOUT_S = 30.0
 log = structlog.get_logger(__name__)
@@ -136,7 +138,9 @@ def run_component(name: str, config: str | None, bind: str | None) -> None:
 
 def _component(name: str, services: Services) -> Component:
     from gateway.adapters.amqp import AmqpDoor
+    from gateway.adapters.pushers import PUSHERS
     from gateway.broker.relay import OutboxRelay
+    from gateway.outbound.delivery import Delivery
     from gateway.pipeline import Pipeline
     from routing.timers import Timers
     from routing.worker import Worker
@@ -146,6 +150,7 @@ def _component(name: str, services: Services) -> Component:
         "relay": lambda: OutboxRelay(services),
         "workers": lambda: Worker(services),
         "timers": lambda: Timers(services),
+        "delivery": lambda: Delivery(services, PUSHERS),
     }
     return factories[name]()
 

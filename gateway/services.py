@@ -22,6 +22,7 @@ from gateway.store.confirmations import ConfirmationMarker
 from gateway.store.engine import make_engine
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore
+from routing.exchange import ExchangeRules
 from routing.table import RoutingTable
 
 
@@ -39,6 +40,7 @@ class Services:
     confirmations: ConfirmationMarker
     recorder: GroupCommitter
     outbox: Outbox
+    exchange: ExchangeRules
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def publisher(self) -> Publisher:
@@ -72,6 +74,7 @@ def build_services(settings: Settings, sync_registry: bool = False) -> Services:
     store = MessageStore(engine)
     parties = PartyRegistry(engine)
     us = PartyRef(gateway.identity, gateway.name, gateway.country)
+    push_recipients = tuple(sorted(p.identity for p in parties.all() if p.endpoint is not None))
     return Services(
         settings=settings,
         engine=engine,
@@ -80,9 +83,16 @@ def build_services(settings: Settings, sync_registry: bool = False) -> Services:
         parties=parties,
         trust=TrustStore.from_files(settings.trust_anchors, settings.clock_skew),
         routes=routes,
-        topology=Topology(settings.broker.namespace, routes.names, settings.broker.max_attempts + 5),
+        topology=Topology(
+            settings.broker.namespace,
+            routes.names,
+            settings.broker.max_attempts + 5,
+            push_recipients,
+            settings.delivery.retry_delays_ms() if push_recipients else (),
+        ),
         receipts=ReceiptBuilder(us, signer),
         confirmations=ConfirmationMarker(store),
         recorder=GroupCommitter(store),
         outbox=Outbox(engine, EnvelopeComposer(us, signer, schemas), parties),
+        exchange=ExchangeRules.load(settings.exchange_file, schemas.documents, (p.identity for p in parties.all())),
     )

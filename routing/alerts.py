@@ -30,8 +30,7 @@ from lxml import etree
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.outbound.compose import Subject
-from gateway.outbound.compose import InvalidOutboundMessage
+from gateway.outbound.compose import InvalidOutboundMessage, Subject
 from gateway.store.tables import messages, rejections
 from routing.handlers.base import HandlerContext
 from routing.matching import MISMATCH_CODES
@@ -93,11 +92,24 @@ def _raise(
         raise ValueError("an alert is about a declaration or a party")
     if not reasons:
         raise ValueError("an alert needs at least one reason")
-    alert = RiskAlert(alert_id_for(kind, declaration, party, *scope), context.now, severity, kind, declaration, party, reasons, metrics)
+    alert = RiskAlert(
+        alert_id_for(kind, declaration, party, *scope),
+        context.now,
+        severity,
+        kind,
+        declaration,
+        party,
+        reasons,
+        metrics,
+    )
     payload = risk_alert(alert)
     _check(context, payload)  # an invalid alert is a bug even when nobody is subscribed to it
-    bound = log.bind(alert_id=alert.alert_id, kind=kind, declaration=declaration, party=party, correlation_id=context.correlation_id)
-    recipients = _recipients(context, business_rules(context.services.settings.business_file).alerts.subscribers.get(kind, ()))
+    bound = log.bind(
+        alert_id=alert.alert_id, kind=kind, declaration=declaration, party=party, correlation_id=context.correlation_id
+    )
+    recipients = _recipients(
+        context, business_rules(context.services.settings.business_file).alerts.subscribers.get(kind, ())
+    )
     if not _insert_once(context.tx, alert, recipients):
         bound.info("alert already raised")
         return None
@@ -126,7 +138,11 @@ def _recipients(context: HandlerContext, subscribers: Iterable[str]) -> list[str
         if party is not None and party.active:
             recipients.append(identity)
         else:
-            log.warning("alert subscriber is not an active party; skipped", party=identity, correlation_id=context.correlation_id)
+            log.warning(
+                "alert subscriber is not an active party; skipped",
+                party=identity,
+                correlation_id=context.correlation_id,
+            )
     return recipients
 
 
@@ -217,8 +233,23 @@ def _over(counts: Mapping[str, tuple[int, int]], threshold: float, settings: Ale
 
 def _raise_rate(context: HandlerContext, kind: str, rate: Rate, text: str, threshold: float, window: Window) -> int:
     hours = (window.end - window.start).total_seconds() / 3600
-    metrics = {"HITS": float(rate.hits), "TOTAL": float(rate.total), "RATE": rate.value, "THRESHOLD": threshold, "WINDOW_HOURS": hours}
-    raised = _raise(context, kind, RATE_SEVERITY, [(f"{kind}_EXCEEDED", text)], None, rate.party, metrics, scope=(window.start.isoformat(),))
+    metrics = {
+        "HITS": float(rate.hits),
+        "TOTAL": float(rate.total),
+        "RATE": rate.value,
+        "THRESHOLD": threshold,
+        "WINDOW_HOURS": hours,
+    }
+    raised = _raise(
+        context,
+        kind,
+        RATE_SEVERITY,
+        [(f"{kind}_EXCEEDED", text)],
+        None,
+        rate.party,
+        metrics,
+        scope=(window.start.isoformat(),),
+    )
     return int(raised is not None)
 
 
@@ -234,7 +265,9 @@ def _rejection_counts(tx: Connection, window: Window) -> tuple[dict[str, tuple[i
     codes: dict[str, Counter[str]] = {}
     rejected: Counter[str] = Counter()
     query = select(rejections.c.sender, rejections.c.codes).where(
-        rejections.c.sender.is_not(None), rejections.c.received_at >= window.start, rejections.c.received_at < window.end
+        rejections.c.sender.is_not(None),
+        rejections.c.received_at >= window.start,
+        rejections.c.received_at < window.end,
     )
     for sender, joined in tx.execute(query):
         rejected[sender] += 1

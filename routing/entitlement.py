@@ -52,14 +52,23 @@ def _inspection_result(party: Party, content: etree._Element, services: Services
     authority = content.findtext("ir:inspectionAuthority/cm:code", namespaces=ns)
     if authority is not None and authority.strip() != party.identity:
         found.append(
-            _refusal(f"the inspection authority {authority.strip()!r} is not the sender {party.identity!r}", "InspectionResult/inspectionAuthority/code")
+            _refusal(
+                f"the inspection authority {authority.strip()!r} is not the sender {party.identity!r}",
+                "InspectionResult/inspectionAuthority/code",
+            )
         )
     rules = business_rules(services.settings.business_file)
     items = [
-        (position, (item.findtext("ir:lineNumber", namespaces=ns) or "?").strip(), (item.findtext("ir:hsCode", namespaces=ns) or "").strip())
+        (
+            position,
+            (item.findtext("ir:lineNumber", namespaces=ns) or "?").strip(),
+            (item.findtext("ir:hsCode", namespaces=ns) or "").strip(),
+        )
         for position, item in enumerate(content.iterfind("ir:items/ir:item", namespaces=ns), start=1)
     ]
-    others = [(position, line, hs_code) for position, line, hs_code in items if rules.ministry_for(hs_code) != party.identity]
+    others = [
+        (position, line, hs_code) for position, line, hs_code in items if rules.ministry_for(hs_code) != party.identity
+    ]
     if others:
         with services.engine.connect() as connection:
             others = [item for item in others if party.identity not in listing_ministries(connection, item[2])]
@@ -78,7 +87,12 @@ def _policy_notice(party: Party, content: etree._Element, services: Services) ->
     ministry = (content.findtext(f"{{{POLICY_NS}}}ministry/{{{COMMON_NS}}}code") or "").strip()
     if ministry == party.identity:
         return []
-    return [_refusal(f"the notice is issued by {ministry!r}; {party.identity!r} may only send its own notices", "PolicyNotice/ministry/code")]
+    return [
+        _refusal(
+            f"the notice is issued by {ministry!r}; {party.identity!r} may only send its own notices",
+            "PolicyNotice/ministry/code",
+        )
+    ]
 
 
 def _platform_registration(party: Party, content: etree._Element, services: Services) -> list[Problem]:
@@ -86,14 +100,26 @@ def _platform_registration(party: Party, content: etree._Element, services: Serv
         return []
     operator = operator_of(content)
     if operator != party.identity:
-        return [_refusal(f"{party.identity!r} may only register platforms it operates; the operator named is {operator!r}", "PlatformRegistration/operator/id")]
+        return [
+            _refusal(
+                f"{party.identity!r} may only register platforms it operates; the operator named is {operator!r}",
+                "PlatformRegistration/operator/id",
+            )
+        ]
     platform_id = (content.findtext(f"{{{PLATFORM_NS}}}platformId") or "").strip()
     with services.engine.connect() as connection:
         current = connection.execute(
             select(platforms.c.operator, platforms.c.status).where(platforms.c.platform_id == platform_id)
         ).first()
-    if current is not None and not may_change(current.operator, current.status, party.identity, sender_is_ministry=False):
-        return [_refusal(f"platform {platform_id!r} is registered to operator {current.operator!r}", "PlatformRegistration/platformId")]
+    if current is not None and not may_change(
+        current.operator, current.status, party.identity, sender_is_ministry=False
+    ):
+        return [
+            _refusal(
+                f"platform {platform_id!r} is registered to operator {current.operator!r}",
+                "PlatformRegistration/platformId",
+            )
+        ]
     return []
 
 

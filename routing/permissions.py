@@ -32,7 +32,8 @@ from gateway.envelope import read_header
 from gateway.parties import Party
 from gateway.store.tables import messages, outbox
 from routing.rules import BusinessRules
-from routing.state import declaration_orders, declarations, decisions, inspections, orders
+from routing.state import decisions, declaration_orders, declarations, inspections, orders
+from routing.timestamps import as_utc
 
 SEE_ALL_ROLES = frozenset({"customs", "operator"})
 # The documents whose Subject/reference is a declaration number.
@@ -48,7 +49,9 @@ class ReadRefused(Exception):
         self.reason = reason
 
 
-def readable(connection: Connection, reader: Party, reference: str, *, rules: BusinessRules | None = None) -> list[dict[str, Any]]:
+def readable(
+    connection: Connection, reader: Party, reference: str, *, rules: BusinessRules | None = None
+) -> list[dict[str, Any]]:
     """What `reader` may see about `reference`, oldest first.
 
     Each entry has: source ("inbound", "outbound" or "decision"), at, sender,
@@ -64,7 +67,11 @@ def readable(connection: Connection, reader: Party, reference: str, *, rules: Bu
         visible = found
     else:
         ministry = _MinistryView(connection, reader.identity, rules) if "ministry" in reader.roles else None
-        visible = [entry for entry in found if _own(entry, reader.identity) or (ministry is not None and ministry.concerns(entry))]
+        visible = [
+            entry
+            for entry in found
+            if _own(entry, reader.identity) or (ministry is not None and ministry.concerns(entry))
+        ]
     if not visible:
         raise ReadRefused(f"nothing about {reference} may be read by {reader.identity}")
     return sorted(visible, key=lambda entry: (entry["at"], entry["source"]))
@@ -100,7 +107,9 @@ class _MinistryView:
 
     def declaration(self, number: str) -> bool:
         if number not in self._declarations:
-            self._declarations[number] = self._inspects(number) or self._named_in_decision(number) or self._declared_goods(number)
+            self._declarations[number] = (
+                self._inspects(number) or self._named_in_decision(number) or self._declared_goods(number)
+            )
         return self._declarations[number]
 
     def order(self, key: tuple[str, str]) -> bool:
@@ -115,7 +124,9 @@ class _MinistryView:
             facts = self.connection.execute(
                 select(orders.c.facts).where(orders.c.platform_id == platform_id, orders.c.order_id == order_id)
             ).scalars()
-            self._orders[key] = any(self.declaration(n) for n in numbers) or any(self._under_authority(f.get("items", ())) for f in facts)
+            self._orders[key] = any(self.declaration(n) for n in numbers) or any(
+                self._under_authority(f.get("items", ())) for f in facts
+            )
         return self._orders[key]
 
     def _order_keys(self, order_id: str, sender: str | None) -> set[tuple[str, str]]:
@@ -126,16 +137,22 @@ class _MinistryView:
         return {(platform_id, order_id) for platform_id in self.connection.execute(query).scalars()}
 
     def _inspects(self, number: str) -> bool:
-        query = select(inspections.c.id).where(inspections.c.declaration == number, inspections.c.ministry == self.ministry)
+        query = select(inspections.c.id).where(
+            inspections.c.declaration == number, inspections.c.ministry == self.ministry
+        )
         return self.connection.execute(query.limit(1)).first() is not None
 
     def _named_in_decision(self, number: str) -> bool:
-        query = select(decisions.c.record).where(decisions.c.declaration == number).order_by(decisions.c.id.desc()).limit(1)
+        query = (
+            select(decisions.c.record).where(decisions.c.declaration == number).order_by(decisions.c.id.desc()).limit(1)
+        )
         record = self.connection.execute(query).scalar_one_or_none()
         return record is not None and any(item.get("ministry") == self.ministry for item in record.get("items", ()))
 
     def _declared_goods(self, number: str) -> bool:
-        facts = self.connection.execute(select(declarations.c.facts).where(declarations.c.number == number)).scalar_one_or_none()
+        facts = self.connection.execute(
+            select(declarations.c.facts).where(declarations.c.number == number)
+        ).scalar_one_or_none()
         return facts is not None and self._under_authority(facts.get("items", ()))
 
     def _under_authority(self, items: Iterable[dict[str, Any]]) -> bool:
@@ -146,19 +163,40 @@ class _MinistryView:
 # --- what concerns a reference -------------------------------------------------------
 
 
-_MESSAGE_FIELDS = ("message_id", "recipient", "document_type", "function", "reference", "pre_reference", "status", "body")
+_MESSAGE_FIELDS = (
+    "message_id",
+    "recipient",
+    "document_type",
+    "function",
+    "reference",
+    "pre_reference",
+    "status",
+    "body",
+)
 
 
 def _inbound(connection: Connection, reference: str) -> list[dict[str, Any]]:
-    query = select(messages).where(
-        or_(messages.c.reference == reference, messages.c.message_id == reference, messages.c.pre_reference == reference)
+    query = (
+        select(messages)
+        .where(
+            or_(
+                messages.c.reference == reference,
+                messages.c.message_id == reference,
+                messages.c.pre_reference == reference,
+            )
+        )
+        .order_by(messages.c.id)
     )
     return [_message_entry("inbound", row.received_at, row.sender, row._mapping) for row in connection.execute(query)]
 
 
 def _outbound(connection: Connection, reference: str) -> list[dict[str, Any]]:
-    query = select(outbox).where(
-        or_(outbox.c.reference == reference, outbox.c.message_id == reference, outbox.c.pre_reference == reference)
+    query = (
+        select(outbox)
+        .where(
+            or_(outbox.c.reference == reference, outbox.c.message_id == reference, outbox.c.pre_reference == reference)
+        )
+        .order_by(outbox.c.id)
     )
     return [
         _message_entry("outbound", row.created_at, read_header(xmlsafe.parse(row.body)).sender.identity, row._mapping)
@@ -170,7 +208,7 @@ def _decisions(connection: Connection, reference: str) -> list[dict[str, Any]]:
     return [
         {
             "source": "decision",
-            "at": _utc(row.decided_at),
+            "at": as_utc(row.decided_at),
             "sender": None,
             "recipient": None,
             "message_id": None,
@@ -182,14 +220,17 @@ def _decisions(connection: Connection, reference: str) -> list[dict[str, Any]]:
             "body": None,
             "record": row.record,
         }
-        for row in connection.execute(select(decisions).where(decisions.c.declaration == reference))
+        for row in connection.execute(
+            select(decisions).where(decisions.c.declaration == reference).order_by(decisions.c.id)
+        )
     ]
 
 
 def _message_entry(source: str, at: dt.datetime, sender: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"source": source, "at": _utc(at), "sender": sender, **{name: row[name] for name in _MESSAGE_FIELDS}, "record": None}
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives back the stored UTC times without their zone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return {
+        "source": source,
+        "at": as_utc(at),
+        "sender": sender,
+        **{name: row[name] for name in _MESSAGE_FIELDS},
+        "record": None,
+    }

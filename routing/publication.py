@@ -15,9 +15,12 @@ log = structlog.get_logger(__name__)
 
 
 def publish_emitted(services: Services, emitted: Sequence[OutboundMessage]) -> None:
-    """Publish committed outbound messages; any the broker does not confirm are left to the outbox relay."""
+    """Publish committed outbound messages for push; any the broker does not confirm are left to the outbox relay.
+
+    Messages for recipients that pull are not published: they wait in the outbox.
+    """
     published = []
-    for message in emitted:
+    for message in (m for m in emitted if m.push):
         if publish_outbound(services.publisher(), services.topology, message) is not Published.OK:
             log.warning("outbound message left to the relay", message_id=message.message_id, recipient=message.recipient)
             break

@@ -52,7 +52,12 @@ def share(
             continue
         recipient = context.services.parties.get(party)
         if recipient is None or not recipient.active:
-            log.warning("subscriber is not an active party; no copy", party=party, document_type=document_type, correlation_id=context.correlation_id)
+            log.warning(
+                "subscriber is not an active party; no copy",
+                party=party,
+                document_type=document_type,
+                correlation_id=context.correlation_id,
+            )
             continue
         sent = context.emit(party, Subject(document_type, function, reference, pre_reference), payload)
         copies.append(sent.message_id)
@@ -68,7 +73,9 @@ def share(
     return copies
 
 
-def subscribers(subscriptions: Iterable[Subscription], document_type: str, inspecting_ministries: frozenset[str]) -> list[str]:
+def subscribers(
+    subscriptions: Iterable[Subscription], document_type: str, inspecting_ministries: frozenset[str]
+) -> list[str]:
     """The parties that receive `document_type`, each once, in configuration order."""
     wanted = (
         s.party

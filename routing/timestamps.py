@@ -8,6 +8,7 @@ it is written or compared in SQL, and a naive value read back is UTC.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
@@ -16,3 +17,8 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
 
 def as_utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else as_utc(moment)
+
+
+def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    """The instant (UTC) a calendar date begins in `zone`: how dates in payloads, local to their issuer, start."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)

@@ -1,4 +1,8 @@
-"""The SOAP door: SOAP 1.1 and 1.2, document/literal wrapped, one operation (Submit).
+"""The SOAP door: SOAP 1.1 and 1.2, document/literal wrapped, two operations.
+
+    Submit{message}  any signed envelope; SubmitResponse{accepted, receipt, errorCode*}
+    Pull{query}      a signed MESSAGE_QUERY; PullResponse{accepted, receipt, errorCode*}, where the
+                     receipt carries the messages asked for (gateway/outbound/pull.py)
 
 The signed envelope travels base64-encoded in `Submit/message`, so its bytes
 reach the pipeline exactly as signed whatever the client's XML stack does to
@@ -35,15 +39,33 @@ from gateway.pipeline import Outcome, Pipeline, Transport
 log = structlog.get_logger(__name__)
 
 TNS = "urn:customs.gov.vn:ecom:gateway:soap:1"
-SUBMIT_ACTION = f"{TNS}#Submit"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_WSDL_PATH = Path(__file__).with_name("gateway.wsdl")
+WSDL_PATH = Path(__file__).with_name("gateway.wsdl")
 _WSDL_ADDRESSES = (
     "{http://schemas.xmlsoap.org/wsdl/soap/}address",
     "{http://schemas.xmlsoap.org/wsdl/soap12/}address",
 )
 # Characters XML 1.0 cannot carry; replaced in fault texts so building the fault never fails.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of the service: its element, the part carrying the envelope, what it takes."""
+
+    name: str
+    part: str
+    only: frozenset[str] | None = None  # the document types it takes (None: any)
+
+    @property
+    def action(self) -> str:
+        return f"{TNS}#{self.name}"
+
+
+SUBMIT = Operation("Submit", "message")
+PULL = Operation("Pull", "query", frozenset({"MESSAGE_QUERY"}))
+_OPERATIONS = {f"{{{TNS}}}{operation.name}": operation for operation in (SUBMIT, PULL)}
+SUBMIT_ACTION = SUBMIT.action
 
 
 @dataclass(frozen=True)
@@ -136,7 +158,7 @@ def handle_soap(
     correlation_id: str | None,
     peer: str | None,
 ) -> SoapResponse:
-    """Answer one SOAP request: a SubmitResponse (HTTP 200) or a SOAP fault."""
+    """Answer one SOAP request: the operation's response (HTTP 200) or a SOAP fault."""
     detected = _detect_version(content_type, soap_action)
     if detected is None:
         fault = _sender(
@@ -146,12 +168,12 @@ def handle_soap(
         return _fault_response(SOAP11, fault, correlation_id, peer, status=415)
     version, action = detected
     try:
-        message = _read_submit(body, version, action)
+        operation, message = _read_call(body, version, action)
     except SoapFault as fault:
         return _fault_response(version, fault, correlation_id, peer)
 
-    outcome = pipeline.submit(message, Transport(door="soap", correlation_id=correlation_id, peer=peer))
-    return _answer(version, outcome, correlation_id, peer)
+    outcome = pipeline.submit(message, Transport("soap", correlation_id, peer, operation.only))
+    return _answer(version, operation, outcome, correlation_id, peer)
 
 
 def outcome_response(outcome: Outcome, content_type: str | None) -> SoapResponse:
@@ -161,14 +183,16 @@ def outcome_response(outcome: Outcome, content_type: str | None) -> SoapResponse
     back as a SubmitResponse with accepted=false, in the SOAP version the request announced.
     """
     detected = _detect_version(content_type, None)
-    return _answer(detected[0] if detected else SOAP11, outcome, None, None)
+    return _answer(detected[0] if detected else SOAP11, SUBMIT, outcome, None, None)
 
 
-def _answer(version: SoapVersion, outcome: Outcome, correlation_id: str | None, peer: str | None) -> SoapResponse:
+def _answer(
+    version: SoapVersion, operation: Operation, outcome: Outcome, correlation_id: str | None, peer: str | None
+) -> SoapResponse:
     if outcome.status >= 500:
         fault = SoapFault("Receiver", outcome.codes, _unavailable_reason(outcome), receipt=outcome.receipt)
         return _fault_response(version, fault, correlation_id, peer, status=outcome.status)
-    return SoapResponse(200, version.content_type, _serialise(_submit_response(version, outcome)))
+    return SoapResponse(200, version.content_type, _serialise(_response(version, operation, outcome)))
 
 
 def wsdl(service_url: str) -> bytes:
@@ -182,7 +206,7 @@ def wsdl(service_url: str) -> bytes:
 @functools.cache
 def _wsdl_template() -> etree._ElementTree:
     # A trusted file shipped with the package, not request bytes.
-    return etree.parse(str(_WSDL_PATH))
+    return etree.parse(str(WSDL_PATH))
 
 
 # --- reading the request -----------------------------------------------------------
@@ -203,8 +227,8 @@ def _detect_version(content_type: str | None, soap_action: str | None) -> tuple[
     return version, soap_action.strip().strip('"') if soap_action is not None else None
 
 
-def _read_submit(body: bytes, version: SoapVersion, action: str | None) -> bytes:
-    """The bytes carried in Submit/message, or a SoapFault saying why the request is not a valid call."""
+def _read_call(body: bytes, version: SoapVersion, action: str | None) -> tuple[Operation, bytes]:
+    """The operation called and the bytes it carries, or a SoapFault saying why the request is not a valid call."""
     try:
         root = xmlsafe.parse(body)
     except Rejected as rejection:
@@ -232,18 +256,22 @@ def _read_submit(body: bytes, version: SoapVersion, action: str | None) -> bytes
     operations = _elements(children[0])
     if len(operations) != 1:
         raise _sender("SOAP_INVALID", "the Body must hold exactly one element")
-    operation = operations[0]
-    if operation.tag != f"{{{TNS}}}Submit" or (action and action != SUBMIT_ACTION):
-        asked = f"action {action!r}" if action and action != SUBMIT_ACTION else f"element {operation.tag}"
-        raise _sender("SOAP_OPERATION_UNKNOWN", f"unknown operation ({asked}); this service offers {{{TNS}}}Submit")
+    call = operations[0]
+    operation = _OPERATIONS.get(call.tag)
+    if operation is None or (action and action != operation.action):
+        asked = f"action {action!r}" if operation is not None else f"element {call.tag}"
+        offered = " and ".join(_OPERATIONS)
+        raise _sender("SOAP_OPERATION_UNKNOWN", f"unknown operation ({asked}); this service offers {offered}")
 
-    parts = _elements(operation)
-    if len(parts) != 1 or parts[0].tag != f"{{{TNS}}}message" or len(parts[0]):
-        raise _sender("SOAP_MESSAGE_INVALID", f"Submit must hold exactly one {{{TNS}}}message with base64 text")
+    parts = _elements(call)
+    if len(parts) != 1 or parts[0].tag != f"{{{TNS}}}{operation.part}" or len(parts[0]):
+        raise _sender(
+            "SOAP_MESSAGE_INVALID", f"{operation.name} must hold exactly one {{{TNS}}}{operation.part} with base64 text"
+        )
     try:
-        return base64.b64decode("".join((parts[0].text or "").split()), validate=True)
+        return operation, base64.b64decode("".join((parts[0].text or "").split()), validate=True)
     except ValueError:  # binascii.Error, or non-ASCII text
-        raise _sender("SOAP_MESSAGE_INVALID", "the message element is not valid base64") from None
+        raise _sender("SOAP_MESSAGE_INVALID", f"the {operation.part} element is not valid base64") from None
 
 
 def _elements(parent: etree._Element) -> list[etree._Element]:
@@ -280,9 +308,9 @@ def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
     return envelope, etree.SubElement(envelope, version.q("Body"))
 
 
-def _submit_response(version: SoapVersion, outcome: Outcome) -> etree._Element:
+def _response(version: SoapVersion, operation: Operation, outcome: Outcome) -> etree._Element:
     envelope, body = _envelope(version)
-    response = etree.SubElement(body, f"{{{TNS}}}SubmitResponse")
+    response = etree.SubElement(body, f"{{{TNS}}}{operation.name}Response")
     etree.SubElement(response, f"{{{TNS}}}accepted").text = "true" if outcome.accepted else "false"
     etree.SubElement(response, f"{{{TNS}}}receipt").text = base64.b64encode(outcome.receipt).decode("ascii")
     for code in outcome.codes:

@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
+from gateway.parties import load_registry
 from gateway.store.tables import MessageStatus, messages, outbox
+from routing.permissions import ReadRefused, readable
 
 console = Console()
 Edit = Callable[[etree._Element], object]
@@ -76,6 +78,22 @@ class BusinessDemo:
         self.declare("f. An order from the suspended platform", {2: "900000"}, supplement=False)
         self.processed(self.send("PLATFORM_REGISTRATION", None))
         console.print("   VIETSHOP is active again.")
+        self.reads(number)
+
+    def reads(self, number: str) -> None:
+        """Who may read declaration `number`: the declarant, the ministry that inspects it, customs; not the marketplace."""
+        table = Table(title=f"g. Reading declaration {number} (gateway read {number} --as PARTY)", title_justify="left")
+        for column in ("reader", "outcome"):
+            table.add_column(column)
+        with self.engine.connect() as connection:
+            registry = load_registry(self.engine)
+            for party in ("0309876543", "BYT", "HQHCM", "0101234567"):
+                try:
+                    seen = readable(connection, registry[party], number)
+                    table.add_row(party, f"[green]{len(seen)} document(s)[/green]")
+                except ReadRefused as refused:
+                    table.add_row(party, f"[red]refused[/red]: {refused}")
+        console.print(table)
 
     def declare(self, title: str, values: dict[int, str], quantity: int | None = None, supplement: bool = True) -> str:
         """Send a fresh order and its declaration (the samples, edited); `supplement=False` leaves out

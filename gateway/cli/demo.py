@@ -3,15 +3,18 @@
 The gateway starts (all components), every document type goes in through one of
 the doors (HTTP, SOAP 1.1, SOAP 1.2, AMQP) signed by its sender, the signed
 receipts are verified and shown; then a series of bad inputs, each answered with
-a signed rejection naming exactly what is wrong; then the workers' progress; and
-the gateway stops cleanly.
+a signed rejection naming exactly what is wrong; then the workers' progress; then
+the business flow (gateway.cli.business_demo) and its report; and the gateway
+stops cleanly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import tempfile
 import time
+import zoneinfo
 from argparse import Namespace
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +23,12 @@ from lxml import etree
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from sqlalchemy import Engine
 
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR, attacks
 from gateway import client
 from gateway.cli.business_demo import BusinessDemo
+from gateway.cli.report import period_of, render_tables
 from gateway.config import Settings, load_settings
 from gateway.envelope import qname
 from gateway.process import GatewayProcess
@@ -31,6 +36,8 @@ from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore
+from routing.rules import business_rules
+from routing.statistics import report
 
 console = Console()
 
@@ -114,6 +121,7 @@ def run_demo(args: Namespace) -> int:
         engine = make_engine(settings.db_url)
         try:
             BusinessDemo(demo.send_edited, engine).run()
+            _report(settings, engine)
         finally:
             engine.dispose()
     finally:
@@ -174,6 +182,14 @@ def _bad_messages(demo: Demo) -> None:
         else:
             table.add_row(label, f"[red]{' '.join(dict.fromkeys(receipt.codes))}[/red]", receipt.errors[0][1][:90])
     console.print(table)
+
+
+def _report(settings: Settings, engine: Engine) -> None:
+    """The numbers of today's flow, as `gateway report` prints them."""
+    zone = zoneinfo.ZoneInfo(business_rules(settings.business_file).calendar.timezone)
+    console.print("\n5. gateway report (today)")
+    with engine.connect() as connection:
+        render_tables(report(connection, period_of(None, None, zone, dt.datetime.now(dt.UTC))), console)
 
 
 def _processing(settings: Settings, accepted: list[str]) -> None:

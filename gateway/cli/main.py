@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway import logs
+from gateway.cli import outbox, pull, read, report
 from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.errors import ConfigurationError
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gateway until interrupted")
     serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
-    serve.add_argument("--role", choices=["ingress", "workers"], help="run one part only (default: everything)")
+    serve.add_argument("--role", choices=["ingress", "workers", "delivery"], help="run one part only (default: everything)")
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="development PKI").add_subparsers(title="keys commands")
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
     demo.set_defaults(run=_demo)
+
+    read.register(commands)
+    report.register(commands)
+    outbox.register(commands)
+    pull.register(commands)
     return parser
 
 

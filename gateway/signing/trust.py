@@ -5,6 +5,10 @@ carried in KeyInfo, to one of the configured anchors, with every issuer a CA and
 every signature on the path valid, and every certificate on it valid at the time
 of checking. Path building is cached per certificate set; validity times are
 checked on every call.
+
+Besides the configured anchors, a check may name anchors of its own: a partner
+single window's CA is trusted for that partner's certificates only, so the
+caller (who knows which party signed) passes it for that party alone.
 """
 
 from __future__ import annotations
@@ -64,48 +68,58 @@ class TrustStore:
         leaf_der: bytes,
         intermediate_ders: Sequence[bytes] = (),
         at: dt.datetime | None = None,
+        party_anchors: Sequence[x509.Certificate] = (),
     ) -> list[Problem]:
-        """Every reason not to trust the DER certificate `leaf_der` now; empty means trusted."""
-        path_or_problem = self._path(leaf_der, tuple(intermediate_ders))
+        """Every reason not to trust the DER certificate `leaf_der` now; empty means trusted.
+
+        `party_anchors` are trusted for this check only, besides the configured anchors.
+        """
+        path_or_problem = self._path(leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
         if isinstance(path_or_problem, Problem):
             return [path_or_problem]
         moment = at or dt.datetime.now(dt.UTC)
         problem = path_or_problem.validity_problem(moment, self.clock_skew)
         return [problem] if problem else []
 
-    def _build_path(self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...]) -> CertificatePath | Problem:
+    def _build_path(
+        self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...], party_anchor_ders: tuple[bytes, ...]
+    ) -> CertificatePath | Problem:
+        anchors = self._anchors | {der: certificate_from_der(der) for der in party_anchor_ders}
         try:
-            return self._search(leaf_der, intermediate_ders)
+            return _search(anchors, leaf_der, intermediate_ders)
         except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
             return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
 
-    def _search(self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...]) -> CertificatePath | Problem:
-        leaf = certificate_from_der(leaf_der)
-        if leaf_der in self._anchors:
-            return CertificatePath((leaf,))
-        usage_problem = _signing_usage_problem(leaf)
-        if usage_problem:
-            return usage_problem
-        pool = [certificate_from_der(der) for der in intermediate_ders]
-        path = [leaf]
-        current = leaf
-        while len(path) <= MAX_PATH_LENGTH:
-            # An issuer with pathLenConstraint n may have at most n intermediate CAs below it;
-            # below the issuer sought now there are len(path) - 1 of them.
-            below = len(path) - 1
-            anchor = _issuer_among(current, self._anchors.values(), below)
-            if anchor is not None:
-                return CertificatePath((*path, anchor))
-            issuer = _issuer_among(current, (c for c in pool if c not in path), below)
-            if issuer is None:
-                break
-            path.append(issuer)
-            current = issuer
-        return Problem(
-            ErrorCode.CERTIFICATE_UNTRUSTED,
-            f"no path from {leaf.subject.rfc4514_string()} (issued by "
-            f"{leaf.issuer.rfc4514_string()}) to a trust anchor",
-        )
+
+def _search(
+    anchors: dict[bytes, x509.Certificate], leaf_der: bytes, intermediate_ders: tuple[bytes, ...]
+) -> CertificatePath | Problem:
+    leaf = certificate_from_der(leaf_der)
+    if leaf_der in anchors:
+        return CertificatePath((leaf,))
+    usage_problem = _signing_usage_problem(leaf)
+    if usage_problem:
+        return usage_problem
+    pool = [certificate_from_der(der) for der in intermediate_ders]
+    path = [leaf]
+    current = leaf
+    while len(path) <= MAX_PATH_LENGTH:
+        # An issuer with pathLenConstraint n may have at most n intermediate CAs below it;
+        # below the issuer sought now there are len(path) - 1 of them.
+        below = len(path) - 1
+        anchor = _issuer_among(current, anchors.values(), below)
+        if anchor is not None:
+            return CertificatePath((*path, anchor))
+        issuer = _issuer_among(current, (c for c in pool if c not in path), below)
+        if issuer is None:
+            break
+        path.append(issuer)
+        current = issuer
+    return Problem(
+        ErrorCode.CERTIFICATE_UNTRUSTED,
+        f"no path from {leaf.subject.rfc4514_string()} (issued by "
+        f"{leaf.issuer.rfc4514_string()}) to a trust anchor",
+    )
 
 
 def _issuer_among(

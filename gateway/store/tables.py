@@ -57,6 +57,23 @@ party_certificates = Table(
     Column("added_at", DateTime(timezone=True), nullable=False),
 )
 
+party_anchors = Table(
+    "party_anchors",
+    metadata,
+    Column("party", String(64), ForeignKey("parties.identity"), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True),  # SHA-256 of the DER, hex
+    Column("der", LargeBinary, nullable=False),  # a CA that vouches for this party's certificates only
+    Column("subject", String(512), nullable=False),
+)
+
+party_endpoints = Table(
+    "party_endpoints",
+    metadata,
+    Column("party", String(64), ForeignKey("parties.identity"), primary_key=True),
+    Column("transport", String(16), nullable=False),  # http, soap or soap12
+    Column("url", String(2048), nullable=False),
+)
+
 messages = Table(
     "messages",
     metadata,

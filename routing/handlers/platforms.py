@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from routing.handlers.base import HandlerContext, InboundMessage
 from routing.rules import business_rules
 from routing.state import platform_history, platforms
-from routing.timestamps import as_utc
+from routing.timestamps import as_utc, local_midnight
 
 log = structlog.get_logger(__name__)
 
@@ -43,9 +43,14 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
     header = message.header
     sender = header.sender.identity
     platform_id = _text(message.content, "pr:platformId")
-    current = context.tx.execute(select(platforms).where(platforms.c.platform_id == platform_id).with_for_update()).first()
+    bound = log.bind(
+        platform=platform_id, sender=sender, message_id=message.stored.message_id, correlation_id=context.correlation_id
+    )
+    current = context.tx.execute(
+        select(platforms).where(platforms.c.platform_id == platform_id).with_for_update()
+    ).first()
     if current is not None and not may_change(current.operator, current.status, sender, _is_ministry(context, sender)):
-        log.warning("platform change refused", platform=platform_id, sender=sender, operator=current.operator)
+        bound.warning("platform change refused", operator=current.operator)
         return f"platform {platform_id}: change by {sender} refused; its operator is {current.operator}"
     if header.function == "03":
         if current is None:
@@ -70,7 +75,7 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
             recorded_at=context.now,
         )
     )
-    log.info("platform recorded", platform=platform_id, function=header.function, status=row["status"], sender=sender)
+    bound.info("platform recorded", function=header.function, status=row["status"])
     return f"platform {platform_id} {row['status']} (function {header.function}) from {sender}"
 
 
@@ -122,7 +127,7 @@ def read_registration(content: etree._Element, zone: ZoneInfo) -> dict[str, Any]
             "websites": [url.strip() for url in content.xpath("pr:websites/pr:url/text()", namespaces=_NS)],
             "type": _text(content, "pr:platformType"),
             "effective_from": effective_from.isoformat(),
-            "effective_from_at": dt.datetime.combine(effective_from, dt.time(), tzinfo=zone).astimezone(dt.UTC).isoformat(),
+            "effective_from_at": local_midnight(effective_from, zone).isoformat(),
             "contact_email": content.findtext("pr:contactEmail", namespaces=_NS),
             "contact_phone": content.findtext("pr:contactPhone", namespaces=_NS),
         },

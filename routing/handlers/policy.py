@@ -32,7 +32,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from routing.handlers.base import HandlerContext, InboundMessage
 from routing.rules import business_rules
 from routing.state import policy_entries
-from routing.timestamps import as_utc, as_utc_or_none
+from routing.timestamps import as_utc, as_utc_or_none, local_midnight
 
 log = structlog.get_logger(__name__)
 
@@ -73,18 +73,23 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
     header = message.header
     ministry = header.sender.identity
     notice = _text(message.content, "noticeNumber")
+    bound = log.bind(
+        notice=notice, ministry=ministry, message_id=message.stored.message_id, correlation_id=context.correlation_id
+    )
     withdrawn = _withdraw(context.tx, ministry, notice, context.now)
     if header.function == "03":
-        log.info("policy notice cancelled", notice=notice, ministry=ministry, withdrawn=withdrawn)
+        bound.info("policy notice cancelled", withdrawn=withdrawn)
         return f"policy notice {notice} ({ministry}) cancelled: {withdrawn} entries withdrawn"
     zone = ZoneInfo(business_rules(context.services.settings.business_file).calendar.timezone)
     rows = _entries(message.content, ministry, notice, zone, context.now, message.stored.pk)
     context.tx.execute(insert(policy_entries), rows)
-    log.info("policy notice recorded", notice=notice, ministry=ministry, entries=len(rows), withdrawn=withdrawn)
+    bound.info("policy notice recorded", entries=len(rows), withdrawn=withdrawn)
     return f"policy notice {notice} ({ministry}): {len(rows)} entries recorded, {withdrawn} withdrawn"
 
 
-def entries_in_force(connection: Connection, at: dt.datetime, decided_at: dt.datetime | None = None) -> list[PolicyEntry]:
+def entries_in_force(
+    connection: Connection, at: dt.datetime, decided_at: dt.datetime | None = None
+) -> list[PolicyEntry]:
     """The entries that apply at `at` for a decision taken at `decided_at` (default: `at`).
 
     Known by then (recorded_at <= decided_at), not withdrawn by then, and effective
@@ -122,9 +127,9 @@ def _entries(
 ) -> list[dict[str, Any]]:
     effective_to = _optional(content, "effectiveTo")
     validity = {
-        "effective_from": _local_midnight(dt.date.fromisoformat(_text(content, "effectiveFrom")), zone),
+        "effective_from": local_midnight(dt.date.fromisoformat(_text(content, "effectiveFrom")), zone),
         "effective_to": (
-            _local_midnight(dt.date.fromisoformat(effective_to) + dt.timedelta(days=1), zone) if effective_to else None
+            local_midnight(dt.date.fromisoformat(effective_to) + dt.timedelta(days=1), zone) if effective_to else None
         ),
     }
     entries = content.find("pn:entries", _NS)
@@ -173,10 +178,6 @@ def _entry(row: Any) -> PolicyEntry:
         recorded_at=as_utc(row.recorded_at),
         withdrawn_at=as_utc_or_none(row.withdrawn_at),
     )
-
-
-def _local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
 
 
 def _text(element: etree._Element, local: str) -> str:

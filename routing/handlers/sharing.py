@@ -17,6 +17,11 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
     if payload is None:
         return "nothing to share"
     copies = share(
-        context, header.document_type, header.function, payload, reference=header.reference, pre_reference=header.message_id
+        context,
+        header.document_type,
+        header.function,
+        payload,
+        reference=header.reference,
+        pre_reference=header.message_id,
     )
     return f"shared {header.document_type}/{header.function}: {len(copies)} cop{'y' if len(copies) == 1 else 'ies'}"

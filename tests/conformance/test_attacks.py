@@ -443,7 +443,7 @@ def test_expired_identity_is_issued_by_the_ca_and_expired(test_ca: CertificateAu
     expired = attacks.expired_identity(test_ca, "Expired Co", SENDER)
 
     expired.certificate.verify_directly_issued_by(test_ca.certificate)
-    assert expired.certificate.not_valid_after_utc < dt.datetime.now(dt.timezone.utc)
+    assert expired.certificate.not_valid_after_utc < dt.datetime.now(dt.UTC)
 
 
 def test_foreign_ca_identity_is_not_issued_by_the_test_ca(test_ca: CertificateAuthority) -> None:
@@ -459,3 +459,133 @@ def test_weak_rsa_identity_has_a_1024_bit_key(test_ca: CertificateAuthority) -> 
 
     assert weak.private_key.key_size == 1024
     weak.certificate.verify_directly_issued_by(test_ca.certificate)
+
+
+# --- signatures to order -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("canonicalization", "transforms"),
+    [
+        (EXC_C14N, (attacks.ENVELOPED_SIGNATURE, EXC_C14N)),
+        ("http://www.w3.org/TR/2001/REC-xml-c14n-20010315", (attacks.ENVELOPED_SIGNATURE,)),
+        ("http://www.w3.org/2006/12/xml-c14n11", (attacks.ENVELOPED_SIGNATURE, "http://www.w3.org/2006/12/xml-c14n11")),
+    ],
+)
+def test_a_recipe_in_another_allowed_profile_verifies_with_signxml(
+    unsigned: Callable[[], etree._Element], sender: SigningIdentity, canonicalization: str, transforms: tuple[str, ...]
+) -> None:
+    recipe = attacks.SignatureRecipe(
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", hashes.SHA512(),
+        "http://www.w3.org/2001/04/xmldsig-more#sha384", hashes.SHA384(), canonicalization, transforms,
+    )
+    certificates = [sender.certificate.public_bytes(serialization.Encoding.DER)]
+    data = attacks.signed_to_recipe(unsigned(), sender.private_key, certificates, recipe)
+
+    signed_info = parse(data).find("ds:Signature/ds:SignedInfo", DS)
+    assert signed_info.find("ds:CanonicalizationMethod", DS).get("Algorithm") == canonicalization
+    written = [t.get("Algorithm") for t in signed_info.iterfind("ds:Reference/ds:Transforms/ds:Transform", DS)]
+    assert written == list(transforms)
+    assert signxml_verifies(data, sender).tag == qname("Envelope")
+
+
+def test_a_recipe_without_certificates_writes_no_key_info(
+    unsigned: Callable[[], etree._Element], sender: SigningIdentity
+) -> None:
+    data = attacks.signed_to_recipe(unsigned(), sender.private_key, None, attacks.SignatureRecipe.profile("rsa"))
+
+    assert parse(data).find("ds:Signature/ds:KeyInfo", DS) is None
+    assert signxml_verifies(data, sender).tag == qname("Envelope")
+
+
+def test_a_recipe_can_name_an_algorithm_it_did_not_use(
+    unsigned: Callable[[], etree._Element], sender: SigningIdentity
+) -> None:
+    dsa = "http://www.w3.org/2000/09/xmldsig#dsa-sha1"
+    transforms = (attacks.ENVELOPED_SIGNATURE, attacks.XPATH_TRANSFORM)
+    recipe = attacks.SignatureRecipe(dsa, hashes.SHA256(), transforms=transforms)
+
+    root = parse(attacks.signed_to_recipe(unsigned(), sender.private_key, [], recipe))
+
+    assert root.find("ds:Signature/ds:SignedInfo/ds:SignatureMethod", DS).get("Algorithm") == dsa
+    (xpath,) = root.iterfind(".//ds:Transform/ds:XPath", DS)
+    assert xpath.text == "not(ancestor-or-self::ds:Signature)"
+
+
+# --- more XML attacks and harmless variations --------------------------------------
+
+
+def test_signature_moved_keeps_the_signature_intact_inside_the_header(signed: bytes) -> None:
+    attacked = parse(attacks.signature_moved(signed))
+
+    assert signatures(attacked) == []
+    (moved,) = attacked.find(qname("Header")).findall(f"{{{DSIG_NS}}}Signature")
+    assert c14n(moved) == c14n(signatures(parse(signed))[0])
+
+
+def test_external_dtd_names_an_external_subset(signed: bytes) -> None:
+    attacked = parse(attacks.external_dtd(signed, "http://attacker.invalid/e.dtd"))
+
+    assert attacked.getroottree().docinfo.system_url == "http://attacker.invalid/e.dtd"
+    assert c14n(attacked) == c14n(parse(signed))
+
+
+def test_undeclared_entity_references_an_entity_no_dtd_declares(signed: bytes) -> None:
+    data = attacks.undeclared_entity(signed, entity="nobody")
+
+    assert b"<reference>&nobody;</reference>" in data and b"<!DOCTYPE" not in data
+    with pytest.raises(etree.XMLSyntaxError, match="nobody"):
+        parse(data)
+
+
+def test_trailing_content_adds_a_second_root(signed: bytes) -> None:
+    with pytest.raises(etree.XMLSyntaxError, match="Extra content"):
+        parse(attacks.trailing_content(signed))
+
+
+def test_huge_text_puts_a_text_of_the_size_asked(signed: bytes) -> None:
+    attacked = parse(attacks.huge_text(signed, 5000))
+
+    assert attacked.findtext(f"{qname('Header')}/{qname('Subject')}/{qname('reference')}") == "A" * 5000
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 2_500_001])
+def test_padded_makes_a_body_of_exactly_the_size_and_keeps_the_signature(
+    signed: bytes, sender: SigningIdentity, size: int
+) -> None:
+    target = len(signed.rstrip()) + size
+    data = attacks.padded(signed, target)
+
+    assert len(data) == target
+    assert c14n(parse(data)) == c14n(parse(signed))
+    assert signxml_verifies(data, sender).tag == qname("Envelope")
+
+
+def test_padded_refuses_to_shrink(signed: bytes) -> None:
+    with pytest.raises(ValueError, match="more than"):
+        attacks.padded(signed, 10)
+
+
+@pytest.mark.parametrize("transform", [attacks.with_utf8_bom, attacks.as_character_references, attacks.text_as_cdata])
+def test_harmless_variations_keep_the_tree_and_the_signature(
+    signed: bytes, sender: SigningIdentity, transform: Callable[[bytes], bytes]
+) -> None:
+    data = transform(signed)
+
+    assert data != signed
+    assert c14n(parse(data)) == c14n(parse(signed))
+    assert signxml_verifies(data, sender).tag == qname("Envelope")
+
+
+def test_as_character_references_is_ascii(signed: bytes) -> None:
+    data = attacks.as_character_references(signed)
+
+    data.decode("ascii")
+    assert b"&#" in data and not data.startswith(b"<?xml")
+
+
+def test_a_processing_instruction_can_go_inside_an_element(signed: bytes) -> None:
+    attacked = parse(attacks.with_processing_instruction(signed, "php", "x", inside=("Body", "Content")))
+
+    instruction = attacked.find(f"{qname('Body')}/{qname('Content')}")[0]
+    assert isinstance(instruction, etree._ProcessingInstruction) and instruction.target == "php"

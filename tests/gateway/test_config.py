@@ -265,3 +265,11 @@ def test_test_support_config_round_trips(tmp_path: Path) -> None:
     assert settings.pki_dir == tmp_path / "pki" and settings.var_dir == tmp_path / "cfg" / "var"
     assert settings.schema_packs == (tmp_path / "cfg" / "p",)
     assert settings.parties_file.name == "parties.toml" and settings.parties_file.exists()
+
+
+def test_push_retries_wait_twice_as_long_each_time_up_to_the_cap(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "gateway.toml", {"delivery": {"max_attempts": 6, "first_retry_s": 0.5, "max_retry_s": 3.0}})
+
+    delivery = load_settings(path, environ={}).delivery
+
+    assert delivery.retry_delays_ms() == (500, 1000, 2000, 3000, 3000)  # one wait between each two attempts

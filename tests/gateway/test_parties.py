@@ -7,6 +7,7 @@ own (with a random suffix) and only look at those.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,8 +19,9 @@ from sqlalchemy import Engine
 from support import REPO, MessageFactory, write_config
 
 from gateway import client
+from gateway.config import write_table_array
 from gateway.errors import ConfigurationError
-from gateway.parties import ROLES, PartyConfig, PartyRegistry, load_registry, read_parties_file, sync_parties
+from gateway.parties import ROLES, Endpoint, PartyConfig, PartyRegistry, load_registry, read_parties_file, sync_parties
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity, fingerprint, load_certificates
@@ -322,3 +324,54 @@ def test_during_rotation_both_certificates_are_accepted(
     assert [(o.status, o.codes) for o in outcomes] == [(200, ()), (200, ()), (403, ("CERTIFICATE_NOT_REGISTERED",))]
     assert all(services.store.get(TRADER, o.message_id) is not None for o in outcomes[:2])
     assert services.store.get(TRADER, outcomes[2].message_id) is None
+
+
+# --- endpoints and a partner's own trust anchors ------------------------------------------------
+
+
+def test_endpoint_and_partner_ca_are_synced_and_read_back(
+    tmp_path: Path, engine: Engine, ca: CertificateAuthority, certs: list[SigningIdentity], ids: Callable[[str], str]
+) -> None:
+    partner, puller = ids("PARTNER"), ids("PULLER")
+    ca_file = tmp_path / "partner-ca.pem"
+    ca_file.write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+    path = write_table_array(tmp_path / "parties.toml", "party", [
+        {"id": partner, "roles": ["asw_partner"], "ca": "partner-ca.pem",
+         "endpoint": {"transport": "soap12", "url": "https://partner.example/soap"},
+         "certificates": [str(write_cert(tmp_path / "p.pem", certs[0]))]},
+        {"id": puller, "roles": ["trader"]},
+    ])
+
+    sync_parties(engine, read_parties_file(path, tmp_path))
+    registry = load_registry(engine)
+
+    assert registry[partner].endpoint == Endpoint("soap12", "https://partner.example/soap")
+    assert registry[partner].anchors == (ca.certificate,)
+    assert registry[puller].endpoint is None and registry[puller].anchors == ()
+
+    without = write_table_array(tmp_path / "after.toml", "party", [{"id": partner, "roles": ["asw_partner"]}])
+    sync_parties(engine, read_parties_file(without, tmp_path))
+    assert (load_registry(engine)[partner].endpoint, load_registry(engine)[partner].anchors) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "complaint"),
+    [
+        ({"transport": "ftp", "url": "http://x.example"}, "endpoint transport 'ftp'"),
+        ({"transport": "http", "url": "partner.example"}, "is not an http(s) URL"),
+        ({"transport": "http"}, "endpoint must be"),
+        ("http://x.example", "endpoint must be"),
+    ],
+)
+def test_a_malformed_endpoint_is_refused(tmp_path: Path, endpoint: object, complaint: str) -> None:
+    path = write_table_array(tmp_path / "parties.toml", "party", [{"id": "P1", "roles": ["trader"], "endpoint": endpoint}])
+
+    with pytest.raises(ConfigurationError, match=re.escape(complaint)):
+        read_parties_file(path, tmp_path)
+
+
+def test_a_missing_partner_ca_file_stops_the_sync(tmp_path: Path, engine: Engine, ids: Callable[[str], str]) -> None:
+    path = write_table_array(tmp_path / "parties.toml", "party", [{"id": ids("P"), "roles": ["asw_partner"], "ca": "nowhere.pem"}])
+
+    with pytest.raises(ConfigurationError, match="nowhere.pem"):
+        sync_parties(engine, read_parties_file(path, tmp_path))

@@ -48,6 +48,9 @@ ROUTE_OF = {
     "LANE_NOTICE": "replies",
     "RESULT_NOTICE": "replies",
     "RISK_ALERT": "replies",
+    "CUSTOMS_RESPONSE": "asean",
+    "MESSAGE_QUERY": "replies",
+    "MESSAGE_ACK": "replies",
 }
 
 

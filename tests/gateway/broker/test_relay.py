@@ -317,7 +317,8 @@ def test_the_topology_names_one_queue_per_route(services: Services) -> None:
         "replies",
         "default",
     }
-    assert topology.queues() == [f"{ns}.inbound", f"{ns}.outbound", f"{ns}.dead-letter", *(f"{ns}.route.{r}" for r in topology.routes)]
+    # No party of config/parties.toml has an endpoint: no push queues, and no delay queues for them.
+    assert topology.queues() == [f"{ns}.inbound", f"{ns}.dead-letter", *(f"{ns}.route.{r}" for r in topology.routes)]
 
 
 def test_a_route_queue_with_other_arguments_is_refused_not_changed(services: Services) -> None:

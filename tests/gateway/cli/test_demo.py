@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from support import AMQP_URL, REPO, write_config
 
+from conformance import SAMPLE_SENDERS
 from gateway.broker.connection import connect
 from gateway.broker.topology import Topology
 from gateway.process import free_port
@@ -35,7 +36,7 @@ def test_the_demo_shows_the_whole_flow_and_stops_the_gateway_cleanly(tmp_path: P
 
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
-    assert output.count("ACCEPTED (fn 99, signature verified)") == 11
+    assert output.count("ACCEPTED (fn 99, signature verified)") == len(SAMPLE_SENDERS)
     for code in ("SIGNATURE_DIGEST_MISMATCH", "CERTIFICATE_NOT_REGISTERED", "ROLE_NOT_PERMITTED",
                  "SIGNATURE_MISSING", "XML_DTD_FORBIDDEN", "PAYLOAD_SCHEMA_INVALID"):
         assert code in output

@@ -1,0 +1,103 @@
+"""A gateway with one stage broken makes the suite fail loudly, on exactly the cases that stage decides.
+
+The broken gateway is assembled here, in the test: the real pipeline (real store
+and broker) with its verify stage replaced by one that believes From/identity
+and checks no signature, served over HTTP in this process. No switch of the
+production code turns a check off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+
+from conformance.cli import main
+from conformance.suite.manifest import Suite
+from gateway.adapters.http import GatewayApp
+from gateway.pipeline import Intake, Pipeline
+from gateway.services import Services
+
+from .conftest import Outcomes, SuiteIdentities
+
+pytestmark = pytest.mark.integration
+
+VERIFY_CODES = frozenset(
+    {
+        "SIGNATURE_MISSING",
+        "SIGNATURE_MULTIPLE",
+        "SIGNATURE_MISPLACED",
+        "SIGNATURE_PROFILE",
+        "SIGNATURE_ALGORITHM",
+        "SIGNATURE_DIGEST_MISMATCH",
+        "SIGNATURE_INVALID",
+        "KEY_TOO_WEAK",
+        "CERTIFICATE_MISSING",
+        "CERTIFICATE_INVALID",
+        "CERTIFICATE_UNTRUSTED",
+        "CERTIFICATE_EXPIRED",
+        "CERTIFICATE_NOT_REGISTERED",
+        "PARTY_UNKNOWN",
+        "PARTY_SUSPENDED",
+    }
+)
+"""What the verify stage answers (README, Error codes: signature and trust)."""
+
+
+def believe_the_sender(intake: Intake, services: Services) -> None:
+    """A verify stage that takes the envelope's word for who sent it and checks no signature."""
+    assert intake.header is not None
+    intake.party = services.parties.get(intake.header.sender.identity)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        """The test's output is the suite's report, not an access log."""
+
+
+def without_connection_header(app: GatewayApp) -> Callable[..., Iterable[bytes]]:
+    """wsgiref refuses hop-by-hop headers such as the app's "Connection: close" (gunicorn takes them);
+    it closes every connection anyway, so the header can go."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Any:
+            return start_response(status, [(n, v) for n, v in headers if n.lower() != "connection"], exc_info)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+@contextlib.contextmanager
+def serving(pipeline: Pipeline) -> Iterator[str]:
+    app = without_connection_header(GatewayApp(pipeline))
+    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def test_a_gateway_that_does_not_verify_signatures_fails_the_signature_cases_and_only_them(
+    pipeline: Pipeline, suite: Suite, suite_identities: SuiteIdentities, tmp_path: Path
+) -> None:
+    junit = tmp_path / "broken.xml"
+    with serving(pipeline.replacing("verify", believe_the_sender)) as url:
+        status = main(["run", "--target", url, *suite_identities.options(), "--junit", str(junit)])
+
+    outcomes = Outcomes.read(junit)
+    http_cases = [case for case in suite.cases if "http" in case.doors]
+    decided_by_verify = {case.id for case in http_cases if any(step.expect.codes & VERIFY_CODES for step in case.steps)}
+    assert status == 1
+    assert len(decided_by_verify) > 60
+    assert outcomes.failed == decided_by_verify
+    assert outcomes.skipped == {case.id for case in suite.cases if "http" not in case.doors}
