@@ -22,16 +22,16 @@ from gateway.outbound.compose import Subject
 from gateway.store.tables import messages
 from routing.alerts import raise_alert
 from routing.exemption import decide_items
+from routing.handlers.base import HandlerContext
 from routing.handlers.platforms import platform_standing
 from routing.handlers.policy import entries_in_force
-from routing.handlers.base import HandlerContext
 from routing.matching import MISMATCH_CODES, Finding, match_orders
 from routing.notices.lane import lane_notice
 from routing.orderbook import winning_orders
 from routing.risk import RiskFacts, assess
 from routing.rules import business_rules, risk_rules
 from routing.sharing import share
-from routing.state import DeclarationStatus, InspectionStatus, declarations, decisions, inspections
+from routing.state import DeclarationStatus, InspectionStatus, decisions, declarations, inspections
 
 log = structlog.get_logger(__name__)
 

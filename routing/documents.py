@@ -11,9 +11,26 @@ from typing import Any
 
 from lxml import etree
 
+COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 ORDER_NS = "urn:customs.gov.vn:ecom:order:1"
 DECLARATION_NS = "urn:customs.gov.vn:ecom:declaration:1"
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
+INSPECTION_NS = "urn:customs.gov.vn:ecom:inspection-result:1"
+PLATFORM_NS = "urn:customs.gov.vn:ecom:platform-registration:1"
+POLICY_NS = "urn:customs.gov.vn:ecom:policy-notice:1"
+
+
+def optional_text(element: etree._Element, path: str, namespaces: dict[str, str]) -> str | None:
+    """The stripped text at `path` below `element`, or None when there is no such element."""
+    value = element.findtext(path, namespaces=namespaces)
+    return value.strip() if value is not None else None
+
+
+def required_text(element: etree._Element, path: str, namespaces: dict[str, str]) -> str:
+    """The stripped text at `path`; a missing element is a ValueError naming it (the schema requires it)."""
+    value = optional_text(element, path, namespaces)
+    if value is None:
+        raise ValueError(f"{path} is missing from {element.tag}")
+    return value
 
 
 def read_order(order: etree._Element) -> dict[str, Any]:
@@ -91,14 +108,10 @@ class _Reader:
         return f"{self._prefix}:{path}"
 
     def text(self, path: str) -> str:
-        value = self.element.findtext(self._path(path), namespaces=self._ns)
-        if value is None:
-            raise ValueError(f"{path} is missing from {self.element.tag}")
-        return value.strip()
+        return required_text(self.element, self._path(path), self._ns)
 
     def optional(self, path: str) -> str | None:
-        value = self.element.findtext(self._path(path), namespaces=self._ns)
-        return value.strip() if value is not None else None
+        return optional_text(self.element, self._path(path), self._ns)
 
     def child(self, path: str) -> _Reader:
         element = self.element.find(self._path(path), namespaces=self._ns)

@@ -23,16 +23,15 @@ from sqlalchemy import select
 
 from gateway.errors import ErrorCode, Problem
 from gateway.parties import Party
-from routing.handlers.platforms import PLATFORM_NS, may_change, operator_of
-from routing.handlers.policy import POLICY_NS, listing_ministries
+from routing.documents import COMMON_NS, INSPECTION_NS, PLATFORM_NS, POLICY_NS
+from routing.handlers.platforms import may_change, operator_of
+from routing.handlers.policy import listing_ministries
 from routing.rules import business_rules
 from routing.state import platforms
 
 if TYPE_CHECKING:
     from gateway.services import Services
 
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
-INSPECTION_NS = "urn:customs.gov.vn:ecom:inspection-result:1"
 CONTENT = "/Envelope/Body/Content"
 
 Check = Callable[[Party, etree._Element, "Services"], list[Problem]]

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from gateway.store.tables import Id, metadata
+
 
 class DeclarationStatus(enum.StrEnum):
     WAITING_ORDERS = "waiting_orders"  # some of its orders have not arrived; decided when they do, or at wait_until

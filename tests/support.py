@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,6 +49,29 @@ def write_config(directory: Path, pki_dir: Path, namespace: str, **sections: dic
     for name, section in sections.items():
         values.setdefault(name, {}).update(section)
     return config.write_config(directory / "gateway.toml", values)
+
+
+def config_with_rules(
+    tmp_path: Path,
+    pki_dir: Path,
+    namespace: str,
+    business: Callable[[str], str] | None = None,
+    risk: Callable[[str], str] | None = None,
+) -> Path:
+    """A test configuration whose business.toml and/or risk.toml are the repository's, edited by the given
+    functions and written under `tmp_path` (as tmp_path/business.toml and tmp_path/risk.toml)."""
+    registry = {}
+    for name, edit in (("business", business), ("risk", risk)):
+        if edit is not None:
+            path = tmp_path / f"{name}.toml"
+            path.write_text(edit((REPO / "config" / f"{name}.toml").read_text(encoding="utf-8")), encoding="utf-8")
+            registry[name] = str(path)
+    return write_config(tmp_path / "config", pki_dir, namespace, registry=registry)
+
+
+def without_random_selection(risk: str) -> str:
+    """risk.toml with the random selection rate at 0: lanes then depend only on what a test arranges."""
+    return re.sub(r"(?m)^minimum_rate_percent = .*$", "minimum_rate_percent = 0.0", risk)
 
 
 class MessageFactory:

@@ -63,19 +63,7 @@ def valid_documents(family: Family, rng: random.Random) -> Iterator[CaseTable]:
     """Every document type with every function code the catalogue allows it: accepted."""
     for document in spec.documents().values():
         for function in document.functions:
-            variables = {
-                "document_type": document.name,
-                "function": function,
-                "function_name": FUNCTION_NAMES[function],
-            }
-            yield family.case(
-                f"{document.name}.f{function}",
-                variables,
-                (document.name,),
-                sample=document.name,
-                function=function,
-                expect=ACCEPTED,
-            )
+            yield _with_function(family, document.name, function, ACCEPTED)
 
 
 def allowed_roles(family: Family, rng: random.Random) -> Iterator[CaseTable]:
@@ -114,19 +102,15 @@ def functions_not_allowed(family: Family, rng: random.Random) -> Iterator[CaseTa
         for function in spec.FUNCTIONS:
             if function in document.functions:
                 continue
-            variables = {
-                "document_type": document.name,
-                "function": function,
-                "function_name": FUNCTION_NAMES[function],
-            }
-            yield family.case(
-                f"{document.name}.f{function}",
-                variables,
-                (document.name,),
-                sample=document.name,
-                function=function,
-                expect=rejected("FUNCTION_NOT_ALLOWED"),
-            )
+            yield _with_function(family, document.name, function, rejected("FUNCTION_NOT_ALLOWED"))
+
+
+def _with_function(family: Family, document_type: str, function: str, expect: dict[str, Any]) -> CaseTable:
+    """The sample of `document_type` with Subject/function set to `function`."""
+    variables = {"document_type": document_type, "function": function, "function_name": FUNCTION_NAMES[function]}
+    return family.case(
+        f"{document_type}.f{function}", variables, (document_type,), sample=document_type, function=function, expect=expect
+    )
 
 
 def payload_mutations(family: Family, rng: random.Random) -> Iterator[CaseTable]:

@@ -29,12 +29,12 @@ from sqlalchemy import select
 from gateway.outbound.compose import Subject, timestamp
 from gateway.parties import Party
 from gateway.store.tables import MessageStatus, messages, outbox
+from routing.documents import COMMON_NS
 from routing.exchange import COUNTRIES, TO_DESTINATION, Rule, country
 from routing.handlers.base import HandlerContext, InboundMessage
 
 RESPONSE = "CUSTOMS_RESPONSE"
 RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 ACCEPTED, REJECTED = "21", "22"
 RELAYED = frozenset({RESPONSE, "LANE_NOTICE", "RESULT_NOTICE", "RISK_ALERT"})  # answers, not receipts or pulls
 

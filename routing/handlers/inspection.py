@@ -50,6 +50,7 @@ from gateway.outbound.compose import Subject
 from gateway.store.tables import messages
 from routing.alerts import raise_alert
 from routing.calendar import working_hours_between
+from routing.documents import COMMON_NS, INSPECTION_NS, optional_text, required_text
 from routing.handlers.base import HandlerContext, InboundMessage
 from routing.notices.result import FUNCTION_OF_OUTCOME, NoticeItem, result_notice
 from routing.rules import business_rules
@@ -59,8 +60,6 @@ from routing.timestamps import as_utc, as_utc_or_none
 
 log = structlog.get_logger(__name__)
 
-INSPECTION_NS = "urn:customs.gov.vn:ecom:inspection-result:1"
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 _NS = {"ir": INSPECTION_NS, "cm": COMMON_NS}
 LATE = "LATE_INSPECTION_RESULT"
 UNMATCHED = "INSPECTION_RESULT_UNMATCHED"
@@ -95,16 +94,16 @@ class InspectionResult:
 
 def read_result(content: etree._Element) -> InspectionResult:
     return InspectionResult(
-        declaration=_text(content, "ir:declarationNumber"),
-        certificate=_text(content, "ir:inspectionCertificateNumber"),
-        issued_at=dt.datetime.fromisoformat(_text(content, "ir:issuedAt")),
+        declaration=required_text(content, "ir:declarationNumber", _NS),
+        certificate=required_text(content, "ir:inspectionCertificateNumber", _NS),
+        issued_at=dt.datetime.fromisoformat(required_text(content, "ir:issuedAt", _NS)),
         items=tuple(
             ItemResult(
-                line=int(_text(item, "ir:lineNumber")),
-                hs_code=_text(item, "ir:hsCode"),
-                passed=_text(item, "ir:result") == "PASS",
-                reason=_optional(item, "ir:reason"),
-                conditions=_optional(item, "ir:conditions"),
+                line=int(required_text(item, "ir:lineNumber", _NS)),
+                hs_code=required_text(item, "ir:hsCode", _NS),
+                passed=required_text(item, "ir:result", _NS) == "PASS",
+                reason=optional_text(item, "ir:reason", _NS),
+                conditions=optional_text(item, "ir:conditions", _NS),
             )
             for item in content.iterfind("ir:items/ir:item", _NS)
         ),
@@ -325,15 +324,3 @@ def _unmatched(context: HandlerContext, number: str, ministry: str, refusals: li
 def _received_at(tx: Connection, pk: int) -> dt.datetime:
     """When intake received the message: the deadline is judged on arrival, not on processing."""
     return as_utc(tx.execute(select(messages.c.received_at).where(messages.c.id == pk)).scalar_one())
-
-
-def _text(element: etree._Element, path: str) -> str:
-    value = _optional(element, path)
-    if value is None:
-        raise ValueError(f"{path} is missing from {element.tag}")
-    return value
-
-
-def _optional(element: etree._Element, path: str) -> str | None:
-    value = element.findtext(path, namespaces=_NS)
-    return value.strip() if value is not None else None

@@ -15,8 +15,8 @@ from sqlalchemy import and_, insert, select, update
 from routing.decisions import decide_if_complete
 from routing.documents import read_order
 from routing.handlers.base import HandlerContext, InboundMessage
-from routing.rules import business_rules
 from routing.orderbook import waiting_for
+from routing.rules import business_rules
 from routing.state import orders
 
 log = structlog.get_logger(__name__)

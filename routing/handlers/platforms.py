@@ -22,6 +22,7 @@ import structlog
 from lxml import etree
 from sqlalchemy import Connection, insert, select, update
 
+from routing.documents import COMMON_NS, PLATFORM_NS, required_text
 from routing.handlers.base import HandlerContext, InboundMessage
 from routing.rules import business_rules
 from routing.state import platform_history, platforms
@@ -29,8 +30,6 @@ from routing.timestamps import as_utc, local_midnight
 
 log = structlog.get_logger(__name__)
 
-PLATFORM_NS = "urn:customs.gov.vn:ecom:platform-registration:1"
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 _NS = {"pr": PLATFORM_NS, "cm": COMMON_NS}
 
 ACTIVE = "ACTIVE"
@@ -42,7 +41,7 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
     assert message.content is not None
     header = message.header
     sender = header.sender.identity
-    platform_id = _text(message.content, "pr:platformId")
+    platform_id = required_text(message.content, "pr:platformId", _NS)
     bound = log.bind(
         platform=platform_id, sender=sender, message_id=message.stored.message_id, correlation_id=context.correlation_id
     )
@@ -110,22 +109,22 @@ def may_change(operator: str, status: str, sender: str, sender_is_ministry: bool
 
 def operator_of(content: etree._Element) -> str:
     """The operator a registration names: its party id (`operator/cm:id`)."""
-    return _text(content, "pr:operator/cm:id")
+    return required_text(content, "pr:operator/cm:id", _NS)
 
 
 def read_registration(content: etree._Element, zone: ZoneInfo) -> dict[str, Any]:
     """The registry row for a registration or amendment (effective dates are local dates in `zone`)."""
-    effective_from = dt.date.fromisoformat(_text(content, "pr:effectiveFrom"))
+    effective_from = dt.date.fromisoformat(required_text(content, "pr:effectiveFrom", _NS))
     return {
-        "name": _text(content, "pr:name"),
+        "name": required_text(content, "pr:name", _NS),
         "operator": operator_of(content),
-        "country": _text(content, "pr:countryCode"),
-        "status": _text(content, "pr:status"),
+        "country": required_text(content, "pr:countryCode", _NS),
+        "status": required_text(content, "pr:status", _NS),
         "facts": {
-            "operator_name": _text(content, "pr:operator/cm:name"),
+            "operator_name": required_text(content, "pr:operator/cm:name", _NS),
             "operator_tax_code": content.findtext("pr:operator/cm:taxCode", namespaces=_NS),
             "websites": [url.strip() for url in content.xpath("pr:websites/pr:url/text()", namespaces=_NS)],
-            "type": _text(content, "pr:platformType"),
+            "type": required_text(content, "pr:platformType", _NS),
             "effective_from": effective_from.isoformat(),
             "effective_from_at": local_midnight(effective_from, zone).isoformat(),
             "contact_email": content.findtext("pr:contactEmail", namespaces=_NS),
@@ -141,10 +140,3 @@ def _row_of(current: Any) -> dict[str, Any]:
 def _is_ministry(context: HandlerContext, party_id: str) -> bool:
     party = context.services.parties.get(party_id)
     return party is not None and "ministry" in party.roles
-
-
-def _text(content: etree._Element, path: str) -> str:
-    value = content.findtext(path, namespaces=_NS)
-    if value is None:
-        raise ValueError(f"{path} is missing from {content.tag}")
-    return value.strip()

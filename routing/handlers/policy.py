@@ -29,6 +29,7 @@ import structlog
 from lxml import etree
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from routing.documents import COMMON_NS, POLICY_NS, optional_text, required_text
 from routing.handlers.base import HandlerContext, InboundMessage
 from routing.rules import business_rules
 from routing.state import policy_entries
@@ -36,8 +37,6 @@ from routing.timestamps import as_utc, as_utc_or_none, local_midnight
 
 log = structlog.get_logger(__name__)
 
-POLICY_NS = "urn:customs.gov.vn:ecom:policy-notice:1"
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 _NS = {"pn": POLICY_NS, "cm": COMMON_NS}
 KIND_OF_ELEMENT = {"exceptionEntry": "exception", "quantityExemptionEntry": "quantity"}
 
@@ -72,7 +71,7 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
     assert message.content is not None
     header = message.header
     ministry = header.sender.identity
-    notice = _text(message.content, "noticeNumber")
+    notice = required_text(message.content, "pn:noticeNumber", _NS)
     bound = log.bind(
         notice=notice, ministry=ministry, message_id=message.stored.message_id, correlation_id=context.correlation_id
     )
@@ -125,9 +124,9 @@ def _withdraw(tx: Connection, ministry: str, notice: str, now: dt.datetime) -> i
 def _entries(
     content: etree._Element, ministry: str, notice: str, zone: ZoneInfo, now: dt.datetime, message: int
 ) -> list[dict[str, Any]]:
-    effective_to = _optional(content, "effectiveTo")
+    effective_to = optional_text(content, "pn:effectiveTo", _NS)
     validity = {
-        "effective_from": local_midnight(dt.date.fromisoformat(_text(content, "effectiveFrom")), zone),
+        "effective_from": local_midnight(dt.date.fromisoformat(required_text(content, "pn:effectiveFrom", _NS)), zone),
         "effective_to": (
             local_midnight(dt.date.fromisoformat(effective_to) + dt.timedelta(days=1), zone) if effective_to else None
         ),
@@ -136,21 +135,21 @@ def _entries(
     assert entries is not None  # schema-valid
     rows = []
     for position, element in enumerate(entries, start=1):
-        quantity = _optional(element, "maxQuantity")
+        quantity = optional_text(element, "pn:maxQuantity", _NS)
         rows.append(
             {
                 "notice": notice,
                 "ministry": ministry,
                 # entryId is optional; the position in the notice then names the entry.
-                "entry_id": _optional(element, "entryId") or str(position),
+                "entry_id": optional_text(element, "pn:entryId", _NS) or str(position),
                 "kind": KIND_OF_ELEMENT[etree.QName(element).localname],
-                "hs_code": _optional(element, "hsCode"),
-                "hs_prefix": _optional(element, "hsPrefix"),
-                "description": _optional(element, "description"),
-                "reason": _optional(element, "reason"),
+                "hs_code": optional_text(element, "pn:hsCode", _NS),
+                "hs_prefix": optional_text(element, "pn:hsPrefix", _NS),
+                "description": optional_text(element, "pn:description", _NS),
+                "reason": optional_text(element, "pn:reason", _NS),
                 "max_quantity": float(quantity) if quantity is not None else None,
-                "unit": _optional(element, "unit"),
-                "per": _optional(element, "per"),
+                "unit": optional_text(element, "pn:unit", _NS),
+                "per": optional_text(element, "pn:per", _NS),
                 "recorded_at": now,
                 "withdrawn_at": None,
                 "message": message,
@@ -178,15 +177,3 @@ def _entry(row: Any) -> PolicyEntry:
         recorded_at=as_utc(row.recorded_at),
         withdrawn_at=as_utc_or_none(row.withdrawn_at),
     )
-
-
-def _text(element: etree._Element, local: str) -> str:
-    value = _optional(element, local)
-    if value is None:
-        raise ValueError(f"{local} is missing from {element.tag}")
-    return value
-
-
-def _optional(element: etree._Element, local: str) -> str | None:
-    value = element.findtext(f"pn:{local}", namespaces=_NS)
-    return value.strip() if value is not None else None

@@ -10,7 +10,7 @@ import re
 
 from lxml import etree
 
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
+from routing.documents import COMMON_NS
 
 
 class PayloadBuilder:

@@ -7,14 +7,13 @@ do next; the examiner's instructions stay in the decision record.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from lxml import etree
 
 from gateway.outbound.compose import timestamp
-from routing.notices import PayloadBuilder, clip
+from routing.notices import PayloadBuilder, clip, symbol
 
 LANE_NOTICE_NS = "urn:customs.gov.vn:ecom:lane-notice:1"
 _NEXT_STEP = {
@@ -47,10 +46,6 @@ def lane_notice(number: str, lane: str, decided_at: dt.datetime, reasons: Sequen
         builder.add(None, "instructions", clip(instructions, 1024))
     return builder.root
 
-
-def symbol(code: str) -> str:
-    """A code as the schemas' SymbolCode ([A-Z][A-Z0-9_]{2,63}): profile ids like RP-X-1 become RP_X_1."""
-    return re.sub(r"[^A-Z0-9_]", "_", code.upper())[:64]
 
 
 def _instructions(lane: str, items: Sequence[dict[str, Any]]) -> str:

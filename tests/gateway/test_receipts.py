@@ -22,7 +22,7 @@ GATEWAY = PartyRef("VNECOMGW", "Hệ thống TMĐT Hải quan Việt Nam", "VN")
 SENDER = PartyRef("0309876543", "Công ty CP Giao nhận <Sài Gòn> & Express", "VN")
 HEADER = Header("1.0", "6e4f2a9b-8d1c-4b7e-a3f5-1c2d3e4f5a03", SENDER, GATEWAY, "ECOM_DECLARATION", "01", reference="107012345670")
 DIGEST = hashlib.sha256(b"the bytes received").digest()
-AT = dt.datetime(2026, 11, 23, 8, 30, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 23, 8, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from rows import accept, decided, decision, declaration, in_context, item
 from sqlalchemy import func, select
-from support import REPO, MessageFactory, write_config
+from support import REPO, MessageFactory, config_with_rules
 
 from gateway import xmlsafe
 from gateway.envelope import content_element, read_header
@@ -38,11 +38,12 @@ CM = "{urn:customs.gov.vn:ecom:common:1}"
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     """The repository's rules, with rates counted from 4 messages and a subscriber that is not a party."""
-    rules = (REPO / "config" / "business.toml").read_text(encoding="utf-8")
+    return config_with_rules(tmp_path, pki_dir, namespace, business=_fewer_messages_and_a_stranger)
+
+
+def _fewer_messages_and_a_stranger(rules: str) -> str:
     rules = re.sub(r"(?m)^min_messages = \d+", "min_messages = 4", rules)
-    rules += '\n[[alerts.subscription]]\nparty = "NOBODY"\nkinds = ["LATE_INSPECTION_RESULT"]\n'
-    (tmp_path / "business.toml").write_text(rules, encoding="utf-8")
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"business": str(tmp_path / "business.toml")})
+    return rules + '\n[[alerts.subscription]]\nparty = "NOBODY"\nkinds = ["LATE_INSPECTION_RESULT"]\n'
 
 
 def sent(services: Services, kind: str | None = None) -> list[tuple[str, bytes]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from sqlalchemy import select
-from support import REPO, MessageFactory, wait_until, write_config
+from support import MessageFactory, config_with_rules, wait_until, without_random_selection
 
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
@@ -34,9 +34,7 @@ LOGISTICS = "0309876543"
 
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
-    risk = (REPO / "config" / "risk.toml").read_text(encoding="utf-8")
-    (tmp_path / "risk.toml").write_text(re.sub(r"(?m)^minimum_rate_percent = .*$", "minimum_rate_percent = 0.0", risk), "utf-8")
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"risk": str(tmp_path / "risk.toml")})
+    return config_with_rules(tmp_path, pki_dir, namespace, risk=without_random_selection)
 
 
 class Flow:

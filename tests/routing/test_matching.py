@@ -6,13 +6,12 @@ import copy
 from dataclasses import replace
 from pathlib import Path
 
-from routing.documents import read_declaration, read_order
-from routing.matching import match_orders
-from routing.rules import business_rules
-
 from conformance import SAMPLES_DIR
 from gateway import xmlsafe
 from gateway.envelope import content_element
+from routing.documents import read_declaration, read_order
+from routing.matching import match_orders
+from routing.rules import business_rules
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = business_rules(REPO / "config" / "business.toml")

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 from rows import accept, in_context
 from sqlalchemy import select
-from support import REPO, MessageFactory, write_config
+from support import MessageFactory, config_with_rules
 
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
@@ -53,9 +53,7 @@ document_types = ["LANE_NOTICE"]
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     """The repository's subscriptions (ministries for declarations, the NSW for lane notices) and the ones above."""
-    rules = (REPO / "config" / "business.toml").read_text(encoding="utf-8") + SUBSCRIPTIONS
-    (tmp_path / "business.toml").write_text(rules, encoding="utf-8")
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"business": str(tmp_path / "business.toml")})
+    return config_with_rules(tmp_path, pki_dir, namespace, business=lambda rules: rules + SUBSCRIPTIONS)
 
 
 def copies(services: Services) -> list[dict]:

@@ -9,13 +9,12 @@ gets the completed notice and the managing unit the late-result alert.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from support import REPO, write_config
+from support import config_with_rules, without_random_selection
 
 from routing.handlers.inspection import LATE
 from routing.state import alerts, declarations, inspections
@@ -29,11 +28,7 @@ DECLARANT = "0309876543"
 
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
-    risk = (REPO / "config" / "risk.toml").read_text(encoding="utf-8")
-    (tmp_path / "risk.toml").write_text(
-        re.sub(r"(?m)^minimum_rate_percent = .*$", "minimum_rate_percent = 0.0", risk), "utf-8"
-    )
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"risk": str(tmp_path / "risk.toml")})
+    return config_with_rules(tmp_path, pki_dir, namespace, risk=without_random_selection)
 
 
 def test_an_on_time_and_a_late_result_complete_a_decided_declaration(exchange, inspection_result) -> None:  # type: ignore[no-untyped-def]

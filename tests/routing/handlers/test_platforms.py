@@ -4,14 +4,13 @@ its history, the standing of a platform at any moment, and a suspended platform 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lxml import etree
 from sqlalchemy import select
-from support import REPO, write_config
+from support import config_with_rules, without_random_selection
 
 from gateway.envelope import content_element, qname
 from routing.handlers.platforms import platform_standing
@@ -29,11 +28,7 @@ CM_NS = "urn:customs.gov.vn:ecom:common:1"
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     """The repository's configuration without random selection, so that a lane depends only on the findings."""
-    risk = (REPO / "config" / "risk.toml").read_text(encoding="utf-8")
-    (tmp_path / "risk.toml").write_text(
-        re.sub(r"(?m)^minimum_rate_percent = .*$", "minimum_rate_percent = 0.0", risk), "utf-8"
-    )
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"risk": str(tmp_path / "risk.toml")})
+    return config_with_rules(tmp_path, pki_dir, namespace, risk=without_random_selection)
 
 
 def registration(

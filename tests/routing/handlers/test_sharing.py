@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import REPO, write_config
+from support import REPO, config_with_rules
 
 from routing.table import RoutingTable
 
@@ -26,9 +26,7 @@ document_types = ["POLICY_NOTICE"]
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     """The repository's rules, and a customs office and the ministry of health receiving policy notices."""
-    rules = (REPO / "config" / "business.toml").read_text(encoding="utf-8") + POLICY_SUBSCRIPTIONS
-    (tmp_path / "business.toml").write_text(rules, encoding="utf-8")
-    return write_config(tmp_path / "config", pki_dir, namespace, registry={"business": str(tmp_path / "business.toml")})
+    return config_with_rules(tmp_path, pki_dir, namespace, business=lambda rules: rules + POLICY_SUBSCRIPTIONS)
 
 
 @pytest.mark.parametrize("route", ["orders", "inspection", "platforms", "policy"])
