@@ -23,6 +23,7 @@ from gateway.store.tables import messages
 from routing.alerts import raise_alert
 from routing.exemption import decide_items
 from routing.handlers.base import HandlerContext
+from routing.handlers.inspection import conclude
 from routing.handlers.platforms import platform_standing
 from routing.handlers.policy import entries_in_force
 from routing.matching import MISMATCH_CODES, Finding, match_orders
@@ -87,7 +88,8 @@ def decide(context: HandlerContext, number: str) -> dict[str, Any]:
         "random": assessment.random,
         "lane": assessment.lane,
     }
-    awaited = _require_inspections(tx, number, items)
+    results = _require_inspections(tx, number, items)
+    awaited = InspectionStatus.REQUIRED.value in results
     status = DeclarationStatus.AWAITING_INSPECTION if awaited else DeclarationStatus.DECIDED
     tx.execute(
         update(declarations)
@@ -103,6 +105,8 @@ def decide(context: HandlerContext, number: str) -> dict[str, Any]:
     share(context, "ECOM_DECLARATION", declaration_message["function"], _payload(declaration_message["body"]), reference=number, pre_reference=declaration_message["message_id"], inspecting_ministries=ministries)
     share(context, "LANE_NOTICE", "26", notice, reference=number, pre_reference=None)
     _alert(context, number, row["declarant"], assessment.profiles)
+    if results and not awaited:  # an amendment whose inspections were all answered before it
+        conclude(context, tx.execute(select(declarations).where(declarations.c.number == number)).one())
     log.info("declaration decided", declaration=number, lane=assessment.lane, status=status.value, findings=len(findings), profiles=[p["id"] for p in assessment.selected()])
     return record
 
@@ -149,9 +153,9 @@ def _risk_facts(row: dict[str, Any], orders: dict, findings: list[Finding], comp
     )
 
 
-def _require_inspections(tx: Connection, number: str, items: list[dict[str, Any]]) -> bool:
+def _require_inspections(tx: Connection, number: str, items: list[dict[str, Any]]) -> set[str]:
     """One inspection row per item that needs it; a result already given for the same line and goods
-    stays (an amendment does not ask for it again). Returns whether any result is still awaited."""
+    stays (an amendment does not ask for it again). Returns the statuses of the rows, required or answered."""
     needed = {i["line"]: i for i in items if i["exemption"] == "INSPECTION_REQUIRED"}
     kept: dict[int, str] = {}
     for row in tx.execute(select(inspections).where(inspections.c.declaration == number)).all():
@@ -167,7 +171,7 @@ def _require_inspections(tx: Connection, number: str, items: list[dict[str, Any]
                 )
             )
             kept[line] = InspectionStatus.REQUIRED.value
-    return any(status != InspectionStatus.PASS.value for status in kept.values())
+    return set(kept.values())
 
 
 def _reasons(assessment: Any, items: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from gateway.outbound.compose import Subject
 from routing.decisions import decide_if_complete
 from routing.documents import read_declaration
 from routing.handlers.base import HandlerContext, InboundMessage
-from routing.notices.result import result_notice
+from routing.notices.result import FUNCTION_OF_OUTCOME, result_notice
 from routing.rules import business_rules
 from routing.state import DeclarationStatus, declaration_orders, declarations
 
@@ -77,7 +77,8 @@ def _cancel(context: HandlerContext, message: InboundMessage, number: str) -> st
         .values(status=DeclarationStatus.CANCELLED.value, message=message.stored.pk, wait_until=None, updated_at=context.now)
     )
     notice = result_notice(number, "CANCELLED", context.now, [], "Tờ khai đã được hủy theo đề nghị của người khai.")
-    context.emit(message.header.sender.identity, Subject("RESULT_NOTICE", "24", number, message.header.message_id), notice)
+    function = FUNCTION_OF_OUTCOME["CANCELLED"]
+    context.emit(message.header.sender.identity, Subject("RESULT_NOTICE", function, number, message.header.message_id), notice)
     log.info("declaration cancelled", declaration=number)
     return f"declaration {number} cancelled"
 
@@ -85,7 +86,8 @@ def _cancel(context: HandlerContext, message: InboundMessage, number: str) -> st
 def _refuse(context: HandlerContext, message: InboundMessage, number: str, why: str) -> str:
     """A business refusal: nothing changes, and the sender gets a signed RESULT_NOTICE saying why."""
     notice = result_notice(number, "REJECTED", context.now, [], why)
-    context.emit(message.header.sender.identity, Subject("RESULT_NOTICE", "22", number, message.header.message_id), notice)
+    function = FUNCTION_OF_OUTCOME["REJECTED"]
+    context.emit(message.header.sender.identity, Subject("RESULT_NOTICE", function, number, message.header.message_id), notice)
     log.warning("declaration message refused", declaration=number, reason=why)
     return f"declaration {number}: refused ({why})"
 

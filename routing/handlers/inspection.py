@@ -152,7 +152,7 @@ def handler(message: InboundMessage, context: HandlerContext) -> str:
         _unmatched(context, result.declaration, ministry, refused)
     if late and applied:
         _late(context, result, ministry, hours, rules.deadline_working_hours)
-    outcome = _conclude(context, declaration) if awaiting and applied else None
+    outcome = conclude(context, declaration) if awaiting and applied else None
     bound.info(
         "inspection result recorded",
         applied=[i.line for i in applied],
@@ -238,7 +238,7 @@ def _apply(
     )
 
 
-def _conclude(context: HandlerContext, declaration: Any) -> str | None:
+def conclude(context: HandlerContext, declaration: Any) -> str | None:
     """Reject or complete the declaration when its inspection rows allow; returns the new status, if any."""
     number = declaration.number
     rows = list(

@@ -177,6 +177,34 @@ def test_only_the_declarant_may_cancel(flow: Flow) -> None:
     (refusal,) = flow.sent("RESULT_NOTICE", "0312345678")
     assert text(refusal, "outcome") == ["REJECTED"]
     assert flow.declaration_status() == "decided"
+    with flow.services.engine.connect() as connection:
+        functions = connection.execute(select(outbox.c.function).where(outbox.c.document_type == "RESULT_NOTICE")).scalars()
+        assert list(functions) == ["26"]  # a decision: the catalogue allows RESULT_NOTICE 23, 24, 26, 29
+
+
+def passed_by_bct(line: int, hs_code: str) -> Callable[[etree._Element], None]:
+    """The sample inspection result, as BCT's pass for one line of the declaration."""
+
+    def edit(root: etree._Element) -> None:
+        set_values(root, "code", {1: "BCT"})  # inspectionAuthority/cm:code
+        set_values(root, "lineNumber", {1: str(line)})
+        set_values(root, "hsCode", {1: hs_code})
+
+    return edit
+
+
+def test_an_amendment_after_its_awaited_results_passed_completes_the_declaration(flow: Flow) -> None:
+    flow.registered_platform()
+    flow.send("ECOM_ORDER")
+    flow.send("ECOM_DECLARATION", edit=lambda root: set_values(root, "customsValueVND", {6: "1500000"}))
+    flow.send("INSPECTION_RESULT", party="BCT", edit=passed_by_bct(2, "85183090"))
+    assert flow.declaration_status() == "awaiting_inspection"  # line 6 (toys above the threshold) still waits
+
+    flow.send("ECOM_DECLARATION", edit=lambda root: set_values(root, "function", {1: "02"}))  # line 6 back under it
+
+    (notice,) = flow.sent("RESULT_NOTICE", LOGISTICS)
+    assert text(notice, "outcome") == ["COMPLETED"]
+    assert flow.declaration_status() == "completed"
 
 
 def test_a_random_selection_replays_identically_from_its_record(flow: Flow, tmp_path: Path) -> None:

@@ -41,5 +41,11 @@ def test_the_demo_shows_the_whole_flow_and_stops_the_gateway_cleanly(tmp_path: P
                  "SIGNATURE_MISSING", "XML_DTD_FORBIDDEN", "PAYLOAD_SCHEMA_INVALID"):
         assert code in output
     assert "Gateway stopped cleanly (exit status 0)" in output
-    statuses = {line.split("│")[1].strip() for line in output.split("Stored messages")[1].splitlines() if line.startswith("│")}
+    stored = output.split("Stored messages")[1].split("4. The business")[0]
+    statuses = {line.split("│")[1].strip() for line in stored.splitlines() if line.startswith("│")}
     assert statuses == {"processed"}, "every accepted message should have been processed by the end of the demo"
+    business = output.split("4. The business")[1]
+    for shown in ("GREEN", "YELLOW", "RED", "INSPECTION_REQUIRED", "COMPLETED", "LATE_INSPECTION_RESULT", "refused"):
+        assert shown in business, shown
+    assert "message was not processed" not in business
+    assert "gateway report (today)" in business
