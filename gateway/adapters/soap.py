@@ -230,7 +230,7 @@ def _detect_version(content_type: str | None, soap_action: str | None) -> tuple[
 def _read_call(body: bytes, version: SoapVersion, action: str | None) -> tuple[Operation, bytes]:
     """The operation called and the bytes it carries, or a SoapFault saying why the request is not a valid call."""
     try:
-        root = xmlsafe.parse(body)
+        root = xmlsafe.parse(body, large_text=True)  # Submit/message is a whole message in base64
     except Rejected as rejection:
         problem = rejection.problems[0]
         raise _sender(problem.code.name, problem.message) from None
