@@ -18,7 +18,7 @@ from lxml import etree
 
 from gateway import xmlsafe
 from gateway.envelope import DSIG_NS, content_element, qname, read_header
-from gateway.errors import Rejected
+from gateway.exceptions import ReceiptError, Rejected
 from gateway.receipts import RECEIPT_NS
 from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.sign import serialize, sign_envelope
@@ -71,10 +71,6 @@ class ReceiptView:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(code for code, _, _ in self.errors)
-
-
-class ReceiptError(Exception):
-    """A receipt that cannot be trusted or read."""
 
 
 def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der: bytes | None = None) -> ReceiptView:
@@ -153,7 +149,6 @@ def post_soap(url: str, body: bytes, version: str = "1.1", pull: bool = False) -
 def certificate_der(certificate_file: Path) -> bytes:
     """The DER of the first certificate in a PEM file (e.g. the gateway's, to pin receipts to it)."""
     return der_of(load_certificates(certificate_file)[0])
-
 
 
 class AmqpClient:

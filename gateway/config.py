@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 
 DEFAULT_CONFIG = Path("config/gateway.toml")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -88,7 +88,7 @@ class Settings:
     schema_packs: tuple[Path, ...] = ()
     parties_file: Path = Path("parties.toml")
     routes_file: Path = Path("routes.toml")
-    exchange_file: Path = Path("exchange.toml")  # which documents go to and come from the NSW and ASEAN partners
+    partners_file: Path = Path("partners.toml")  # which documents go to and come from the NSW and ASEAN partners
     business_file: Path = Path("business.toml")  # orders, matching, exemption, calendar, inspection, alerts, sharing
     risk_file: Path = Path("risk.toml")  # risk profiles, lists and random selection; re-read when it changes
     log_format: str = "json"
@@ -149,7 +149,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
             parties_file=relative(raw.get("registry", {}).get("parties", "parties.toml")),
             routes_file=relative(raw.get("registry", {}).get("routes", "routes.toml")),
-            exchange_file=relative(raw.get("registry", {}).get("exchange", "exchange.toml")),
+            partners_file=relative(raw.get("registry", {}).get("partners", "partners.toml")),
             business_file=relative(raw.get("registry", {}).get("business", "business.toml")),
             risk_file=relative(raw.get("registry", {}).get("risk", "risk.toml")),
             log_format=env.get("GATEWAY_LOG_FORMAT") or logging.get("format", "json"),
@@ -164,7 +164,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "paths": {"var", "pki"},
     "store": {"url"},
     "trust": {"anchors", "clock_skew_s"},
-    "registry": {"parties", "routes", "business", "risk", "exchange"},
+    "registry": {"parties", "routes", "business", "risk", "partners"},
     "schemas": {"packs"},
     "logging": {"format", "level"},
 }
@@ -179,6 +179,8 @@ def _refuse_unknown_keys(path: Path, raw: dict[str, Any]) -> None:
         if section not in _KNOWN_KEYS or not isinstance(values, dict):
             raise ConfigurationError(f"{path}: unknown section [{section}]")
         unknown = set(values) - _KNOWN_KEYS[section]
+        if section == "registry" and "exchange" in unknown:
+            raise ConfigurationError(f"{path}: [registry] exchange is now called partners (the partner single-window rules)")
         if unknown:
             raise ConfigurationError(f"{path}: unknown key(s) {sorted(unknown)} in [{section}]")
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 
 ENVELOPE_NS = "urn:customs.gov.vn:ecom:envelope:1"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"

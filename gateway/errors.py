@@ -71,26 +71,3 @@ class Problem:
     code: ErrorCode
     message: str
     location: str | None = None
-
-
-class Rejected(Exception):
-    """Raised by a stage that found the message unacceptable; carries every problem found."""
-
-    def __init__(self, *problems: Problem) -> None:
-        if not problems:
-            raise ValueError("a rejection needs at least one problem")
-        super().__init__("; ".join(f"{p.code.name}: {p.message}" for p in problems))
-        self.problems = problems
-
-    @classmethod
-    def of(cls, code: ErrorCode, message: str | None = None, location: str | None = None) -> Rejected:
-        return cls(Problem(code, message or code.summary, location))
-
-    @property
-    def status(self) -> int:
-        """The HTTP status for the rejection: the most significant of its problems' statuses."""
-        return max(p.code.status for p in self.problems)
-
-
-class ConfigurationError(Exception):
-    """The gateway's configuration is inconsistent; raised at start-up, never per message."""

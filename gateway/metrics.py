@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-
-if TYPE_CHECKING:
-    from gateway.pipeline import Outcome
 
 INTAKE = Counter(
     "gateway_intake_messages_total",
@@ -26,9 +22,8 @@ RELAYED = Counter("gateway_relayed_messages_total", "Messages published by the o
 PUSHED = Counter("gateway_pushes_total", "Push attempts of outbound messages by outcome (delivered, retried, parked)", ["outcome"])
 
 
-def observe_intake(door: str, outcome: Outcome, seconds: float) -> None:
-    label = "duplicate" if outcome.duplicate else "accepted" if outcome.accepted else outcome.codes[0]
-    INTAKE.labels(door, label).inc()
+def observe_intake(door: str, outcome: str, seconds: float) -> None:
+    INTAKE.labels(door, outcome).inc()
     INTAKE_SECONDS.labels(door).observe(seconds)
 
 

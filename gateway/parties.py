@@ -23,7 +23,7 @@ from cryptography import x509
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.config import read_toml
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
 from gateway.store.engine import writing

@@ -1,6 +1,6 @@
 """The intake pipeline: one ordered list of named stages, the same for every door.
 
-    parse -> envelope -> verify -> authorise -> validate -> entitle -> pull -> receipt -> record -> acknowledge -> publish
+    parse -> envelope -> verify -> authorise -> validate -> entitle -> answer -> receipt -> record -> recorded -> publish
 
 Each stage is a plain function of the message in flight (`Intake`) and the
 gateway's services; it either enriches the intake or raises `Rejected` with
@@ -12,10 +12,14 @@ The acceptance receipt is built and signed *before* the message is recorded so
 that it is stored in the same transaction: an identical resend then gets back
 exactly the receipt the sender got the first time.
 
-Two document types are answered here and not only receipted: the receipt of a
-MESSAGE_QUERY carries the messages it asks for (`pull`), and a MESSAGE_ACK marks
-the messages it names delivered once it is recorded (`acknowledge`). They are
-recorded and routed like every other message, so each has its audit trail.
+Three stages run what a document type registered for itself (gateway.behaviours):
+`entitle` (is the sender in charge of what the document concerns?), `answer`
+(what the receipt carries: a MESSAGE_QUERY's messages) and `recorded` (a
+MESSAGE_ACK marks the messages it names delivered). Such messages are recorded
+and routed like every other, so each has its audit trail.
+
+A store that fails anywhere in the stages is answered with STORE_UNAVAILABLE, in
+one place (`Pipeline.submit`).
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway import metrics, xmlsafe
 from gateway.broker.publisher import Published, message_headers
 from gateway.envelope import Header, claimed_sender, content_element, read_header
-from gateway.errors import ErrorCode, Problem, Rejected
-from gateway.outbound import pull as pulling
+from gateway.errors import ErrorCode, Problem
+from gateway.exceptions import Rejected
 from gateway.parties import Party
 from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
@@ -42,8 +46,6 @@ from gateway.services import Services
 from gateway.signing.binding import signer_problems
 from gateway.signing.verify import VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
-from routing import entitlement
-from routing.table import Route
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +73,7 @@ class Intake:
     document: DocumentType | None = None
     signature: VerifiedSignature | None = None
     party: Party | None = None
-    route: Route | None = None
+    route: str | None = None  # the name of the route that takes it
     batch: Batch | None = None  # the messages a query asked for, carried in its receipt
     receipt: Receipt | None = None
     recorded: Recorded | None = None
@@ -189,32 +191,29 @@ def validate(intake: Intake, services: Services) -> None:
 
 
 def entitle(intake: Intake, services: Services) -> None:
-    """The business checks of who is in charge (routing/entitlement.py), on the validated payload."""
+    """The document type's own check of who is in charge (registered by the business), on the validated payload."""
     assert intake.root is not None and intake.header is not None and intake.party is not None
-    try:
-        problems = entitlement.problems(intake.header.document_type, content_element(intake.root), intake.party, services)
-    except SQLAlchemyError as exc:
-        log.error("store unavailable", error=repr(exc))
-        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+    check = services.behaviours.of(intake.header.document_type).entitle
+    content = content_element(intake.root)
+    if check is None or content is None:
+        return
+    with services.engine.connect() as connection:
+        problems = check(intake.party, content, connection)
     if problems:
         raise Rejected(*problems)
 
 
-def pull(intake: Intake, services: Services) -> None:
-    """A query gets the messages it asks for, in its receipt (gateway/outbound/pull.py)."""
-    assert intake.header is not None and intake.party is not None and intake.root is not None
-    if intake.header.document_type != pulling.MESSAGE_QUERY:
-        return
-    try:
-        intake.batch = pulling.answer(content_element(intake.root), intake.party, services)
-    except SQLAlchemyError as exc:
-        log.error("store unavailable", error=repr(exc))
-        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+def answer(intake: Intake, services: Services) -> None:
+    """What the receipt carries besides the acknowledgement (a query's messages), if the type answers."""
+    assert intake.header is not None
+    respond = services.behaviours.of(intake.header.document_type).answer
+    if respond is not None:
+        intake.batch = respond(intake, services)
 
 
 def receipt(intake: Intake, services: Services) -> None:
     assert intake.header is not None
-    intake.route = services.routes.route_for(intake.header.document_type, intake.header.function)
+    intake.route = services.routes.route_name(intake.header.document_type, intake.header.function)
     if intake.route is None:  # the start-up check makes this a configuration fault, never the sender's
         raise Rejected.of(ErrorCode.INTERNAL_ERROR, f"no route for {intake.header.document_type}/{intake.header.function}")
     intake.receipt = services.receipts.acceptance(intake.header, intake.digest, intake.received_at, intake.batch)
@@ -223,22 +222,18 @@ def receipt(intake: Intake, services: Services) -> None:
 def record(intake: Intake, services: Services) -> None:
     assert intake.header is not None and intake.receipt is not None and intake.route is not None
     header = intake.header
-    try:
-        intake.recorded = services.recorder.record(
-            NewMessage.of(
-                header,
-                body=intake.body,
-                digest=intake.digest.hex(),
-                receipt=intake.receipt.body,
-                route=intake.route.name,
-                correlation_id=intake.correlation_id[:128],
-                door=intake.transport.door,
-            ),
-            intake.received_at,
-        )
-    except SQLAlchemyError as exc:
-        log.error("store unavailable", error=repr(exc))
-        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
+    intake.recorded = services.recorder.record(
+        NewMessage.of(
+            header,
+            body=intake.body,
+            digest=intake.digest.hex(),
+            receipt=intake.receipt.body,
+            route=intake.route,
+            correlation_id=intake.correlation_id[:128],
+            door=intake.transport.door,
+        ),
+        intake.received_at,
+    )
     if intake.recorded.conflict:
         raise Rejected.of(
             ErrorCode.DUPLICATE_CONFLICT,
@@ -248,17 +243,12 @@ def record(intake: Intake, services: Services) -> None:
         )
 
 
-def acknowledge(intake: Intake, services: Services) -> None:
-    """A recorded acknowledgement marks the messages it names delivered (again on a resend: it is idempotent)."""
-    assert intake.header is not None and intake.party is not None and intake.root is not None
-    if intake.header.document_type != pulling.MESSAGE_ACK:
-        return
-    try:
-        count = pulling.acknowledge(content_element(intake.root), intake.party, intake.body, services, intake.received_at)
-    except SQLAlchemyError as exc:
-        log.error("store unavailable", error=repr(exc))
-        raise Rejected.of(ErrorCode.STORE_UNAVAILABLE) from None
-    log.info("pulled messages acknowledged", sender=intake.party.identity, message_id=intake.header.message_id, delivered=count)
+def recorded(intake: Intake, services: Services) -> None:
+    """What the document type does once it is recorded (again on an identical resend: it must be idempotent)."""
+    assert intake.header is not None
+    after = services.behaviours.of(intake.header.document_type).recorded
+    if after is not None:
+        after(intake, services)
 
 
 def publish(intake: Intake, services: Services) -> None:
@@ -268,7 +258,7 @@ def publish(intake: Intake, services: Services) -> None:
     header = intake.header
     intake.published = Published.OK is services.publisher().publish(
         services.topology.messages_exchange,
-        intake.route.name,
+        intake.route,
         intake.body,
         message_id=header.message_id,
         correlation_id=intake.correlation_id,
@@ -289,10 +279,10 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("authorise", authorise),
     Stage("validate", validate),
     Stage("entitle", entitle),
-    Stage("pull", pull),
+    Stage("answer", answer),
     Stage("receipt", receipt),
     Stage("record", record),
-    Stage("acknowledge", acknowledge),
+    Stage("recorded", recorded),
     Stage("publish", publish),
 )
 
@@ -326,6 +316,10 @@ class Pipeline:
         except Rejected as rejection:
             outcome = self._reject(intake, rejection.problems, rejection.status)
             bound.info("message rejected", stage=stage_name, codes=list(outcome.codes))
+        except SQLAlchemyError as exc:
+            bound.error("store unavailable", stage=stage_name, error=repr(exc))
+            problem = Problem(ErrorCode.STORE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABLE.summary)
+            outcome = self._reject(intake, (problem,), problem.code.status)
         except Exception:
             bound.exception("pipeline failed", stage=stage_name)
             outcome = self._reject(intake, (Problem(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.summary),), 500)
@@ -335,7 +329,7 @@ class Pipeline:
                 "message accepted" if not outcome.duplicate else "identical resend answered with the original receipt",
                 published=intake.published,
             )
-        metrics.observe_intake(transport.door, outcome, time.perf_counter() - started)
+        metrics.observe_intake(transport.door, _label(outcome), time.perf_counter() - started)
         return outcome
 
     def refuse(self, transport: Transport, problem: Problem, body: bytes = b"") -> Outcome:
@@ -343,7 +337,7 @@ class Pipeline:
         intake = Intake(body, transport, dt.datetime.now(dt.UTC), hashlib.sha256(body).digest())
         outcome = self._reject(intake, (problem,), problem.code.status)
         log.info("message refused at the door", door=transport.door, codes=list(outcome.codes))
-        metrics.observe_intake(transport.door, outcome, 0.0)
+        metrics.observe_intake(transport.door, _label(outcome), 0.0)
         return outcome
 
     def _accept(self, intake: Intake) -> Outcome:
@@ -377,3 +371,8 @@ class Pipeline:
 
 def too_large(size: int, limit: int) -> Problem:
     return Problem(ErrorCode.REQUEST_TOO_LARGE, f"the body has {size} bytes; the limit is {limit}")
+
+
+def _label(outcome: Outcome) -> str:
+    """The intake metric's outcome label: accepted, duplicate, or the first rejection code."""
+    return "duplicate" if outcome.duplicate else "accepted" if outcome.accepted else outcome.codes[0]

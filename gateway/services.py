@@ -1,12 +1,18 @@
-"""The services a gateway process uses, built once from the settings."""
+"""The services a gateway process uses, built once from the settings.
+
+The routing table is given by the caller (the composition root reads routes.toml):
+the gateway only needs to know which route, i.e. which queue, takes a message.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import Engine
 
+from gateway.behaviours import Behaviours
 from gateway.broker.publisher import Publisher
 from gateway.broker.topology import Topology
 from gateway.config import Settings
@@ -22,8 +28,15 @@ from gateway.store.confirmations import ConfirmationMarker
 from gateway.store.engine import make_engine
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore
-from routing.exchange import ExchangeRules
-from routing.table import RoutingTable
+
+
+class Router(Protocol):
+    """Which route (and so which queue) takes an accepted message."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    def route_name(self, document_type: str, function: str) -> str | None: ...
 
 
 @dataclass
@@ -34,13 +47,13 @@ class Services:
     schemas: SchemaRegistry
     parties: PartyRegistry
     trust: TrustStore
-    routes: RoutingTable
+    routes: Router
     topology: Topology
     receipts: ReceiptBuilder
     confirmations: ConfirmationMarker
     recorder: GroupCommitter
     outbox: Outbox
-    exchange: ExchangeRules
+    behaviours: Behaviours
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def publisher(self) -> Publisher:
@@ -61,14 +74,12 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, sync_registry: bool = False) -> Services:
-    """Compile schemas, open the store, load parties, trust and routes; fail fast on bad configuration."""
+def build_services(settings: Settings, routes: Router, sync_registry: bool = False) -> Services:
+    """Compile schemas, open the store, load parties and trust; fail fast on bad configuration."""
     engine = make_engine(settings.db_url)
     if sync_registry:
         sync_parties(engine, read_parties_file(settings.parties_file, settings.pki_dir))
     schemas = SchemaRegistry.load(settings.schema_packs)
-    routes = RoutingTable.load(settings.routes_file)
-    routes.check_covers(list(schemas.documents), {name: doc.functions for name, doc in schemas.documents.items()})
     gateway = settings.gateway
     signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
     store = MessageStore(engine)
@@ -94,5 +105,5 @@ def build_services(settings: Settings, sync_registry: bool = False) -> Services:
         confirmations=ConfirmationMarker(store),
         recorder=GroupCommitter(store),
         outbox=Outbox(engine, EnvelopeComposer(us, signer, schemas), parties),
-        exchange=ExchangeRules.load(settings.exchange_file, schemas.documents, (p.identity for p in parties.all())),
+        behaviours=Behaviours(),
     )

@@ -14,7 +14,8 @@ import threading
 
 from lxml import etree
 
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml\s(.*?)\?>", re.DOTALL)
 _ENCODING_PSEUDO_ATTRIBUTE = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")

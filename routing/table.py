@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config import read_toml
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class RoutingTable:
 
     def route_for(self, document_type: str, function: str) -> Route | None:
         return next((route for route in self.routes if route.matches(document_type, function)), None)
+
+    def route_name(self, document_type: str, function: str) -> str | None:
+        route = self.route_for(document_type, function)
+        return route.name if route is not None else None
 
     def check_covers(self, document_types: list[str], functions_of: dict[str, frozenset[str]]) -> None:
         """Refuse to start when an accepted document type and function would have nowhere to go."""

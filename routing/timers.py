@@ -1,6 +1,6 @@
 """The timers component: runs the handlers' periodic tasks (routes.toml [[timer]]).
 
-Each run of a task is one transaction with a `HandlerContext`, exactly like a
+Each run of a task is one transaction with a customs `Context`, exactly like a
 handler: its effects and the messages it emits are committed together, and
 what it emitted is published after the commit. Tasks must be safe to run in
 several processes at once (they claim rows with conditional updates).
@@ -15,22 +15,25 @@ from collections.abc import Callable
 
 import structlog
 
+from customs.context import Context
+from customs.rules import Rules
 from gateway.services import Services
 from gateway.store.engine import writing
-from routing.handlers.base import HandlerContext
+from routing.processing import context_for
 from routing.publication import publish_emitted
-from routing.table import Timer, load_handler
+from routing.table import RoutingTable, Timer, load_handler
 
 log = structlog.get_logger(__name__)
 
-Task = Callable[[HandlerContext], int]
+Task = Callable[[Context], int]
 
 
 class Timers:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, routes: RoutingTable, rules: Rules) -> None:
         self.services = services
+        self.rules = rules
         self.tasks: list[tuple[Timer, Task]] = [
-            (timer, load_handler(timer.task)) for timer in services.routes.timers  # type: ignore[misc]
+            (timer, load_handler(timer.task)) for timer in routes.timers  # type: ignore[misc]
         ]
         self._stopping = threading.Event()
 
@@ -50,7 +53,7 @@ class Timers:
         """Run one task in one transaction; a failure is logged and the task runs again next time."""
         try:
             with writing(self.services.engine) as tx:
-                context = HandlerContext(tx, self.services, dt.datetime.now(dt.UTC), f"timer:{timer.name}")
+                context = context_for(self.services, self.rules, tx, dt.datetime.now(dt.UTC), f"timer:{timer.name}")
                 done = task(context)
         except Exception:
             log.exception("timer task failed", task=timer.name)

@@ -25,27 +25,18 @@ import pika.exceptions
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
+from customs.rules import Rules
 from gateway import metrics
 from gateway.broker.connection import connect
+from gateway.exceptions import PoisonMessage
 from gateway.services import Services
-from gateway.store.engine import writing
 from gateway.store.messages import StoredMessage
-from gateway.store.tables import MessageStatus, messages, processing
-from routing.handlers.base import Handler, HandlerContext, InboundMessage
+from routing.processing import NamedHandler, process
 from routing.publication import publish_emitted
-from routing.table import Route, load_handler
+from routing.table import Route, RoutingTable, load_handler
 
 log = structlog.get_logger(__name__)
-
-
-class PoisonMessage(Exception):
-    """A message that can never be processed (not in the store, or its bytes differ from the store's)."""
-
-
-NamedHandler = tuple[str, Handler]
 
 
 @dataclass(frozen=True)
@@ -58,11 +49,13 @@ class Delivery:
 
 
 class Worker:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, routes: RoutingTable, rules: Rules) -> None:
         self.services = services
+        self.routes = routes
+        self.rules = rules
         self.handlers: dict[str, tuple[NamedHandler, ...]] = {
             route.name: tuple((name, load_handler(name)) for name in route.handlers)  # type: ignore[misc]
-            for route in services.routes.routes
+            for route in routes.routes
         }
         self._stopping = threading.Event()
         self._connection: pika.BlockingConnection | None = None
@@ -77,7 +70,7 @@ class Worker:
                 self.services.topology.declare(channel)
                 channel.confirm_delivery()
                 channel.basic_qos(prefetch_count=broker.prefetch)
-                for route in self.services.routes.routes:
+                for route in self.routes.routes:
                     channel.basic_consume(
                         self.services.topology.route_queue(route.name), self._callback(channel, route)
                     )
@@ -153,30 +146,10 @@ class Worker:
         bound.info("message processed", outcome=outcome)
 
     def _process(self, delivery: Delivery, stored: StoredMessage) -> str:
-        """Run the route's handlers once per message; returns "processed" or "duplicate"."""
-        now = dt.datetime.now(dt.UTC)
-        try:
-            with writing(self.services.engine) as tx:
-                done = set(
-                    tx.execute(select(processing.c.handler).where(processing.c.message == stored.pk)).scalars()
-                )
-                pending = [(name, handler) for name, handler in delivery.handlers if name not in done]
-                if not pending:
-                    return "duplicate"
-                context = HandlerContext(tx, self.services, now, stored.correlation_id, source=stored.pk)
-                message = InboundMessage(stored)
-                for name, handler in pending:
-                    result = handler(message, context)
-                    tx.execute(insert(processing).values(message=stored.pk, handler=name, processed_at=now, outcome=result[:4000]))
-                tx.execute(
-                    update(messages)
-                    .where(messages.c.id == stored.pk)
-                    .values(status=MessageStatus.PROCESSED.value, processed_at=now, last_error=None)
-                )
-        except IntegrityError:
-            return "duplicate"  # another worker committed the same message first
-        publish_emitted(self.services, context.emitted)
-        return "processed"
+        """Run the route's handlers once per message, then publish what they emitted."""
+        processed = process(self.services, self.rules, stored, delivery.handlers)
+        publish_emitted(self.services, processed.emitted)
+        return processed.outcome
 
     def _stored(self, delivery: Delivery) -> StoredMessage:
         headers = delivery.properties.headers or {}

@@ -14,13 +14,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from business import exchange, inspection_result_fixture  # noqa: F401  (fixtures for the business tests)
 from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, Queues, isolated_schema, write_config
+from workers import handled, workers  # noqa: F401  (fixtures for the worker and business tests)
 
+from app.wiring import Assembly, assemble
 from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings
 from gateway.parties import read_parties_file
 from gateway.pipeline import Pipeline
-from gateway.services import Services, build_services
+from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import init_pki
 
@@ -98,20 +101,26 @@ def settings(config_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    built = build_services(settings, sync_registry=True)
+def assembly(settings: Settings) -> Iterator[Assembly]:
+    """The gateway's parts as `serve` wires them, on the test's store and broker namespace."""
+    built = assemble(settings, sync_registry=True)
     with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.topology.declare(connection.channel())
+        built.services.topology.declare(connection.channel())
     yield built
     built.close()
     # A fresh connection: a test may have restarted the broker in between.
     with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.topology.delete(connection.channel())
+        built.services.topology.delete(connection.channel())
 
 
 @pytest.fixture
-def pipeline(services: Services) -> Pipeline:
-    return Pipeline(services)
+def services(assembly: Assembly) -> Services:
+    return assembly.services
+
+
+@pytest.fixture
+def pipeline(assembly: Assembly) -> Pipeline:
+    return assembly.pipeline()
 
 
 # --- messages -----------------------------------------------------------------

@@ -16,12 +16,12 @@ import pytest
 from lxml import etree
 from pika.spec import BasicProperties
 
+from app.process import GatewayProcess
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR
 from gateway import client, config
 from gateway.broker.connection import connect
 from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
-from gateway.process import GatewayProcess
 from gateway.signing.keys import SigningIdentity
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def write_config(directory: Path, pki_dir: Path, namespace: str, **sections: dic
         "registry": {
             "parties": str(REPO / "config" / "parties.toml"),
             "routes": str(REPO / "config" / "routes.toml"),
-            "exchange": str(REPO / "config" / "exchange.toml"),
+            "partners": str(REPO / "config" / "partners.toml"),
             "business": str(REPO / "config" / "business.toml"),
             "risk": str(REPO / "config" / "risk.toml"),
         },

@@ -20,7 +20,8 @@ from conformance.suite import spec
 from conformance.suite.builder import Message
 from conformance.suite.doors import Response
 from conformance.suite.model import Expectation
-from gateway.client import ReceiptError, ReceiptView, read_receipt
+from gateway.client import ReceiptView, read_receipt
+from gateway.exceptions import ReceiptError
 from gateway.signing.trust import TrustStore
 
 REFUSED_UNREAD = frozenset({"CONTENT_TYPE_UNSUPPORTED", "REQUEST_TOO_LARGE"})

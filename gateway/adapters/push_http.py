@@ -10,7 +10,8 @@ import threading
 
 import requests
 
-from gateway.outbound.push import DeliveryFailed, PushAnswer
+from gateway.exceptions import DeliveryFailed
+from gateway.outbound.push import PushAnswer
 
 MAX_ANSWER_BYTES = 1024 * 1024  # a receipt is a few kilobytes; more is not a receipt
 _local = threading.local()

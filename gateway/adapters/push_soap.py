@@ -16,7 +16,8 @@ import zeep
 import zeep.exceptions
 
 from gateway.adapters.soap import TNS, WSDL_PATH
-from gateway.outbound.push import DeliveryFailed, PushAnswer
+from gateway.exceptions import DeliveryFailed
+from gateway.outbound.push import PushAnswer
 
 _BINDINGS = {"1.1": f"{{{TNS}}}GatewaySoap11Binding", "1.2": f"{{{TNS}}}GatewaySoap12Binding"}
 

@@ -33,7 +33,7 @@ import structlog
 from lxml import etree
 
 from gateway import xmlsafe
-from gateway.errors import Rejected
+from gateway.exceptions import Rejected, SoapFault
 from gateway.pipeline import Outcome, Pipeline, Transport
 
 log = structlog.get_logger(__name__)
@@ -117,30 +117,6 @@ SOAP12 = SoapVersion(
     fault_codes={},
 )
 _MEDIA_TYPES = {"text/xml": SOAP11, "application/soap+xml": SOAP12}
-
-
-class SoapFault(Exception):
-    """A SOAP-level problem.
-
-    `code` is the SOAP 1.2 name (Sender, Receiver, VersionMismatch, MustUnderstand); SOAP 1.1
-    spells the first two Client and Server. `error_codes` go into the detail as gw:errorCode.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        error_codes: tuple[str, ...],
-        reason: str,
-        *,
-        receipt: bytes | None = None,
-        not_understood: tuple[etree.QName, ...] = (),
-    ) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.error_codes = error_codes
-        self.reason = reason
-        self.receipt = receipt
-        self.not_understood = not_understood
 
 
 def _sender(error_code: str, reason: str) -> SoapFault:

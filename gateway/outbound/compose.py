@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.envelope import ENVELOPE_NS, ENVELOPE_VERSION, PartyRef, content_element
+from gateway.errors import Problem
+from gateway.exceptions import InvalidOutboundMessage
 from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.sign import serialize, sign_envelope
-
-
-class InvalidOutboundMessage(Exception):
-    """The gateway built a message that its own schemas refuse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +65,23 @@ class EnvelopeComposer:
         sign_envelope(envelope, self.signer)
         return Composed(message_id, serialize(envelope))
 
+    def check(self, document_type: str, content: etree._Element) -> None:
+        """Raise `InvalidOutboundMessage` unless `content` is a valid payload of `document_type`."""
+        self._refuse_problems(document_type, self._payload_problems(document_type, content))
+
     def _check(self, envelope: etree._Element, document_type: str) -> None:
+        problems = self.schemas.validate_envelope(envelope)
+        problems += self._payload_problems(document_type, content_element(envelope))
+        self._refuse_problems(document_type, problems)
+
+    def _payload_problems(self, document_type: str, content: etree._Element | None) -> list[Problem]:
         document = self.schemas.get(document_type)
         if document is None:
             raise InvalidOutboundMessage(f"no schema for outbound document type {document_type}")
-        problems = self.schemas.validate_envelope(envelope)
-        problems += self.schemas.validate_payload(document, content_element(envelope))
+        return self.schemas.validate_payload(document, content)
+
+    @staticmethod
+    def _refuse_problems(document_type: str, problems: list[Problem]) -> None:
         if problems:
             detail = "; ".join(f"{p.message} at {p.location}" for p in problems[:5])
             raise InvalidOutboundMessage(f"outbound {document_type} is not schema-valid: {detail}")

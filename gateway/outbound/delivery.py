@@ -37,17 +37,14 @@ from pika.spec import Basic, BasicProperties
 from gateway import metrics
 from gateway.broker.connection import connect
 from gateway.broker.publisher import Published
+from gateway.exceptions import DeliveryFailed, RetryNotScheduled
 from gateway.outbound.outbox import OutboxEntry, carried, publish_outbound
 from gateway.outbound.proof import delivery_receipt
-from gateway.outbound.push import DeliveryFailed, Pusher
+from gateway.outbound.push import Pusher
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
 STOP_GRACE_S = 20.0  # how long a stopping delivery waits for the pushes in flight
-
-
-class RetryNotScheduled(Exception):
-    """The broker did not take the message into its delay queue: the attempt is handed back instead."""
 
 
 class Delivery:

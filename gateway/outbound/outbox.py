@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from gateway.broker.publisher import Published, Publisher
 from gateway.broker.topology import DELAY_HEADER, Topology
 from gateway.envelope import PartyRef
+from gateway.exceptions import UnknownRecipient
 from gateway.outbound.compose import EnvelopeComposer, Subject
 from gateway.parties import PartyRegistry
 from gateway.receipts import Batch
@@ -32,10 +33,6 @@ from gateway.store.engine import writing
 from gateway.store.tables import OutboundStatus, outbox
 
 UNDELIVERED = (OutboundStatus.PENDING.value, OutboundStatus.PARKED.value)
-
-
-class UnknownRecipient(Exception):
-    """An outbound message was addressed to a party the registry does not know."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +111,10 @@ class Outbox:
             pk, composed.message_id, recipient, subject.document_type, subject.function, row["correlation_id"],
             composed.body, push,
         )
+
+    def check(self, document_type: str, content: etree._Element) -> None:
+        """Raise `InvalidOutboundMessage` unless `content` could be sent as `document_type`."""
+        self.composer.check(document_type, content)
 
     # --- onto the broker ----------------------------------------------------
 

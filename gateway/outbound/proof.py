@@ -14,10 +14,10 @@ import hashlib
 import hmac
 
 from gateway import xmlsafe
-from gateway.client import ReceiptError, ReceiptView, receipt_view
-from gateway.errors import Rejected
+from gateway.client import ReceiptView, receipt_view
+from gateway.exceptions import DeliveryFailed, ReceiptError, Rejected
 from gateway.outbound.outbox import OutboundMessage
-from gateway.outbound.push import DeliveryFailed, PushAnswer
+from gateway.outbound.push import PushAnswer
 from gateway.parties import Party, PartyRegistry
 from gateway.signing.binding import signer_problems
 from gateway.signing.trust import TrustStore

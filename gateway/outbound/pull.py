@@ -1,27 +1,40 @@
 """Pulling: a MESSAGE_QUERY is answered with messages, a MESSAGE_ACK marks pulled messages delivered.
 
 Both come in through any door and through the whole intake pipeline (verified,
-authorised, validated, recorded) like every other message; the pipeline calls
-these at its `pull` and `acknowledge` stages. Only the recipient can pull its
-messages: the query's verified sender is the recipient asked for.
+authorised, validated, recorded) like every other message; `register` plugs them
+into the pipeline's `answer` and `recorded` stages. Only the recipient can pull
+its messages: the query's verified sender is the recipient asked for.
+
+A query by reference asks what the sender may read about a declaration, an order
+or a message: who may read what is the business's to say, so the composition
+root passes a `ReferenceReader`; without one such queries are refused.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
+import structlog
 from lxml import etree
+from sqlalchemy import Connection
 
-from gateway.errors import ErrorCode, Rejected
+from gateway.behaviours import Behaviours
+from gateway.envelope import content_element
+from gateway.errors import ErrorCode
+from gateway.exceptions import ReadRefused, Rejected
 from gateway.parties import Party
 from gateway.receipts import Batch
-from routing.permissions import ReadRefused, readable
-from routing.rules import business_rules
 
 if TYPE_CHECKING:
+    from gateway.pipeline import Intake
     from gateway.services import Services
+
+log = structlog.get_logger(__name__)
+
+ReferenceReader = Callable[[Connection, Party, str], list[bytes]]
+"""The signed messages `party` may read about a reference; raises ReadRefused when it may not."""
 
 MESSAGE_QUERY = "MESSAGE_QUERY"
 MESSAGE_ACK = "MESSAGE_ACK"
@@ -29,33 +42,42 @@ QUERY_NS = "urn:customs.gov.vn:ecom:message-query:1"
 ACK_NS = "urn:customs.gov.vn:ecom:message-ack:1"
 
 
-def answer(query: etree._Element, reader: Party, services: Services) -> Batch:
+def register(behaviours: Behaviours, read_reference: ReferenceReader | None = None) -> None:
+    """Plug answering queries and taking acknowledgements into the intake pipeline."""
+    behaviours.register(MESSAGE_QUERY, answer=partial(answer, read_reference=read_reference))
+    behaviours.register(MESSAGE_ACK, recorded=acknowledge)
+
+
+def answer(intake: Intake, services: Services, read_reference: ReferenceReader | None) -> Batch:
     """What the query asks for: the reader's undelivered messages, or what it may read about a reference."""
+    assert intake.root is not None and intake.party is not None
+    query = content_element(intake.root)
+    assert query is not None  # the payload was validated
     delivery = services.settings.delivery
     asked = query.findtext(f"{{{QUERY_NS}}}limit")
     limit = min(int(asked), delivery.batch_size) if asked else delivery.batch_size
     reference = query.findtext(f"{{{QUERY_NS}}}reference")
     if reference is None:
-        return services.outbox.batch_for(reader.identity, limit, delivery.batch_bytes)
-    return _about(reference.strip(), reader, services, limit)
-
-
-def acknowledge(ack: etree._Element, sender: Party, proof: bytes, services: Services, at: dt.datetime) -> int:
-    """Mark delivered the sender's messages the acknowledgement names; the signed acknowledgement is the proof."""
-    message_ids = [element.text.strip() for element in ack.iterfind(f"{{{ACK_NS}}}messageId") if element.text]
-    return services.outbox.acknowledge(sender.identity, message_ids, proof, at)
-
-
-def _about(reference: str, reader: Party, services: Services, limit: int) -> Batch:
+        return services.outbox.batch_for(intake.party.identity, limit, delivery.batch_bytes)
+    where = "/Envelope/Body/Content/MessageQuery/reference"
+    if read_reference is None:
+        raise Rejected.of(ErrorCode.READ_NOT_PERMITTED, "this gateway answers no queries by reference", where)
     try:
         with services.engine.connect() as connection:
-            entries = readable(connection, reader, reference, rules=business_rules(services.settings.business_file))
+            bodies = read_reference(connection, intake.party, reference.strip())
     except ReadRefused as refused:
-        where = "/Envelope/Body/Content/MessageQuery/reference"
         raise Rejected.of(ErrorCode.READ_NOT_PERMITTED, refused.reason, where) from None
-    # Decisions are records, not messages: only signed envelopes travel in a batch.
-    bodies = [entry["body"] for entry in entries if entry["body"] is not None]
     return Batch(tuple(bodies[:limit]), max(0, len(bodies) - limit))
+
+
+def acknowledge(intake: Intake, services: Services) -> None:
+    """Mark delivered the sender's messages the acknowledgement names; the signed acknowledgement is the proof."""
+    assert intake.root is not None and intake.party is not None and intake.header is not None
+    ack = content_element(intake.root)
+    assert ack is not None  # the payload was validated
+    message_ids = [element.text.strip() for element in ack.iterfind(f"{{{ACK_NS}}}messageId") if element.text]
+    count = services.outbox.acknowledge(intake.party.identity, message_ids, intake.body, intake.received_at)
+    log.info("pulled messages acknowledged", sender=intake.party.identity, message_id=intake.header.message_id, delivered=count)
 
 
 # --- the party's side ---------------------------------------------------------------

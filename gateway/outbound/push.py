@@ -18,15 +18,6 @@ class PushAnswer:
     body: bytes
 
 
-class DeliveryFailed(Exception):
-    """An attempt that did not deliver. `final`: trying the same bytes again cannot help (a signed rejection)."""
-
-    def __init__(self, reason: str, final: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.final = final
-
-
 class Pusher(Protocol):
     def __call__(self, url: str, body: bytes, *, timeout_s: float, correlation_id: str) -> PushAnswer:
         """Send `body` to `url`; raise `DeliveryFailed` when no answer came back."""

@@ -18,7 +18,8 @@ from lxml import etree
 
 from gateway.config import read_toml
 from gateway.envelope import FUNCTION_NAMES
-from gateway.errors import ConfigurationError, ErrorCode, Problem
+from gateway.errors import ErrorCode, Problem
+from gateway.exceptions import ConfigurationError
 from gateway.parties import ROLES
 
 BUILTIN_PACK = Path(__file__).parent / "catalogue.toml"

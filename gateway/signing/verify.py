@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 from gateway.signing.algorithms import (
     DIGEST_ALGORITHMS,
     DSIG,

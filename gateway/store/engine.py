@@ -1,4 +1,10 @@
-"""Creating the database engine: SQLite under var/ by default, PostgreSQL by URL."""
+"""Creating the database engine: SQLite under var/ by default, PostgreSQL by URL.
+
+`make_engine` creates the tables of `gateway.store.tables.metadata` that are
+missing. Layers above the gateway that keep state of their own (customs.state)
+add their tables to that metadata when imported; the composition root imports
+them before it opens the store.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,6 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-import routing.state  # noqa: F401  (registers the business tables on the same metadata)
 from gateway.store.tables import metadata
 
 

@@ -6,9 +6,10 @@ effect is the processing record the worker commits with it.
 
 from __future__ import annotations
 
-from routing.handlers.base import HandlerContext, InboundMessage
+from customs.context import Context
+from gateway.inbound import InboundMessage
 
 
-def handler(message: InboundMessage, context: HandlerContext) -> str:
+def handler(message: InboundMessage, context: Context) -> str:
     header = message.header  # parsing proves the stored bytes are still a readable envelope
     return f"recorded {header.document_type}/{header.function} from {header.sender.identity}"

@@ -1,4 +1,4 @@
-"""The sharing handler: copies an inbound document to its subscribers (routing.sharing).
+"""The sharing handler: copies an inbound document to its subscribers (customs.sharing).
 
 It runs after the business handler of routes whose handler does not share by
 itself (orders, platforms, policy). Whether goods need a ministry's inspection is
@@ -8,11 +8,12 @@ apply.
 
 from __future__ import annotations
 
-from routing.handlers.base import HandlerContext, InboundMessage
-from routing.sharing import share
+from customs.context import Context
+from customs.sharing import share
+from gateway.inbound import InboundMessage
 
 
-def handler(message: InboundMessage, context: HandlerContext) -> str:
+def handler(message: InboundMessage, context: Context) -> str:
     header, payload = message.header, message.content
     if payload is None:
         return "nothing to share"

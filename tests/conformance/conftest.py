@@ -122,7 +122,7 @@ def config_path(tmp_path: Path, pki_dir: Path, namespace: str, suite_identities:
     """Overrides conftest's: the test configuration with the suspended party registered."""
     registry = {
         "parties": str(suite_identities.parties_file),
-        **{name: str(REPO / "config" / f"{name}.toml") for name in ("business", "risk", "exchange")},
+        **{name: str(REPO / "config" / f"{name}.toml") for name in ("business", "risk", "partners")},
     }
     return write_config(tmp_path / "config", pki_dir, namespace, registry=registry)
 

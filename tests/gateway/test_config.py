@@ -9,7 +9,7 @@ import pytest
 from support import write_config as write_test_config
 
 from gateway.config import DEFAULT_AMQP_URL, load_settings, write_config
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import re
 import pytest
 from support import REPO
 
-from gateway.errors import ErrorCode, Problem, Rejected
+from gateway.errors import ErrorCode, Problem
+from gateway.exceptions import Rejected
 
 
 def test_every_error_code_is_documented_in_the_readme_with_its_status() -> None:

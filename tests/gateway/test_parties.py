@@ -20,7 +20,7 @@ from support import REPO, MessageFactory, write_config
 
 from gateway import client
 from gateway.config import write_table_array
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 from gateway.parties import ROLES, Endpoint, PartyConfig, PartyRegistry, load_registry, read_parties_file, sync_parties
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services

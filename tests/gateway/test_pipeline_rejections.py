@@ -30,13 +30,14 @@ from lxml import etree
 from sqlalchemy import select
 from support import AMQP_URL, GATEWAY_ID, REPO, MessageFactory, write_config
 
+from app.wiring import assemble
 from conformance import SAMPLES_DIR, attacks
 from gateway import client, xmlsafe
 from gateway.config import load_settings
 from gateway.envelope import qname
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport, too_large
-from gateway.services import Services, build_services
+from gateway.services import Services
 from gateway.signing.keys import SigningIdentity, load_certificates
 from gateway.signing.pki import CertificateAuthority
 from gateway.signing.verify import verify_envelope
@@ -689,7 +690,7 @@ def small_limit_services(
         tmp_path / "small-config", pki_dir, namespace, http={"max_body_bytes": 4096}, registry={"parties": str(parties_file)}
     )
     settings = load_settings(config, environ={"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL})
-    built = build_services(settings, sync_registry=True)
+    built = assemble(settings, sync_registry=True).services
     yield built
     built.close()
 

@@ -16,7 +16,8 @@ from lxml import etree
 from conformance import SAMPLES_DIR, attacks
 from gateway import xmlsafe
 from gateway.envelope import ENVELOPE_NS, qname
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 
 SAMPLE = (SAMPLES_DIR / "ECOM_DECLARATION.xml").read_bytes()
 SECRET = "s3cr3t-4f1d2c-never-to-be-read"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import REPO
 
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 from gateway.schemas.registry import SchemaRegistry
 from routing.handlers import record
 from routing.table import Route, RoutingTable, load_handler

@@ -19,15 +19,16 @@ from sqlalchemy import select, update
 from support import REPO, MessageFactory, wait_until, write_config
 
 from conformance import SAMPLE_SENDERS
+from customs.context import Context
 from gateway import xmlsafe
 from gateway.broker.publisher import message_headers
 from gateway.envelope import read_header
+from gateway.inbound import InboundMessage
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
 from gateway.store.tables import MessageStatus, processing
 from gateway.store.tables import messages as messages_table
-from routing.handlers.base import HandlerContext, InboundMessage
 from routing.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -126,7 +127,7 @@ def wrap(worker: Worker, route: str, before: Callable[[InboundMessage, int], Non
     (name, original), *rest = worker.handlers[route]
     calls: Counter[str] = Counter()
 
-    def handler(message: InboundMessage, context: HandlerContext) -> str:
+    def handler(message: InboundMessage, context: Context) -> str:
         calls[message.stored.message_id] += 1
         if before is not None:
             before(message, calls[message.stored.message_id])
@@ -154,9 +155,9 @@ class Gate:
 
 @pytest.mark.parametrize("document_type", sorted(ROUTE_OF))
 def test_every_document_type_reaches_its_route_handler_and_is_processed(
-    document_type: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled
+    document_type: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, assembly
 ) -> None:
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = {route: wrap(worker, route) for route in services.routes.names}
     stored = submit(pipeline, messages, document_type)
     route = ROUTE_OF[document_type]
@@ -188,9 +189,9 @@ def test_a_worker_consumes_every_route_queue(services: Services, workers, queues
 
 @pytest.mark.parametrize("copies_arrive", ["before the worker starts", "after it was processed"])
 def test_a_message_delivered_twice_is_processed_once(
-    copies_arrive: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues
+    copies_arrive: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
 ) -> None:
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = wrap(worker, "declarations")
     stored = submit(pipeline, messages, "ECOM_DECLARATION")
     if copies_arrive == "before the worker starts":
@@ -232,7 +233,7 @@ def test_competing_workers_commit_a_message_once(
 
 
 def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
-    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
 ) -> None:
     max_attempts = services.settings.broker.max_attempts
     assert max_attempts == 3  # tests/support.py
@@ -244,7 +245,7 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
         if message.stored.message_id == bad.message_id:
             raise RuntimeError(f"customs ledger unavailable for {message.stored.message_id}")
 
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = wrap(worker, "declarations", fail_for_bad)
     workers.start(worker)
 
@@ -270,7 +271,7 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
 
 
 def test_a_handler_that_fails_once_then_succeeds_is_processed_once(
-    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
 ) -> None:
     stored = submit(pipeline, messages, "INSPECTION_RESULT")
 
@@ -278,7 +279,7 @@ def test_a_handler_that_fails_once_then_succeeds_is_processed_once(
         if call == 1:
             raise ConnectionError("inspection registry timed out")
 
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = wrap(worker, "inspection", fail_first)
     workers.start(worker)
 
@@ -291,15 +292,15 @@ def test_a_handler_that_fails_once_then_succeeds_is_processed_once(
 
 
 def test_a_failed_attempt_leaves_no_effect(
-    services: Services, pipeline: Pipeline, messages: MessageFactory, workers
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, assembly
 ) -> None:
     """The handler's writes and the processing record share one transaction: a failure undoes both."""
     stored = submit(pipeline, messages, "POLICY_NOTICE")
-    worker = Worker(services)
+    worker = assembly.worker()
     ((name, original),) = worker.handlers["policy"]
     attempts: list[int] = []
 
-    def half_done_then_fail(message: InboundMessage, context: HandlerContext) -> str:
+    def half_done_then_fail(message: InboundMessage, context: Context) -> str:
         attempts.append(1)
         context.tx.execute(
             update(messages_table)
@@ -326,7 +327,7 @@ POISON = ["not in the store", "bytes differ from the store", "no x-sender header
 
 @pytest.mark.parametrize("kind", POISON)
 def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block_the_queue(
-    kind: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues
+    kind: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
 ) -> None:
     exchange, route_key = services.topology.messages_exchange, "orders"
     genuine = submit(pipeline, messages, "ECOM_ORDER")
@@ -352,7 +353,7 @@ def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block_th
         expected = "the broker message lacks x-sender or message_id"
     assert services.publisher().publish(exchange, route_key, body, message_id=message_id, headers=headers)
     after = submit(pipeline, messages, "ECOM_ORDER")  # queued behind the poison
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = wrap(worker, "orders")
     workers.start(worker)
 
@@ -380,11 +381,11 @@ def test_stop_when_idle_is_prompt(services: Services, workers, queues) -> None:
 
 
 def test_stop_with_messages_waiting_is_prompt_and_loses_nothing(
-    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
 ) -> None:
     waiting = [submit(pipeline, messages, "ECOM_ORDER") for _ in range(12)]
     gate = Gate()
-    worker = Worker(services)
+    worker = assembly.worker()
     calls = wrap(worker, "orders", gate)
     running = workers.start(worker)
     assert gate.entered.wait(20), "the worker never started on the queue"
@@ -406,7 +407,7 @@ def test_stop_with_messages_waiting_is_prompt_and_loses_nothing(
 
 
 def test_a_message_handed_back_by_stop_keeps_all_its_attempts(
-    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, queues
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, queues, assembly
 ) -> None:
     max_attempts = services.settings.broker.max_attempts
     declarations = services.topology.route_queue("declarations")
@@ -414,7 +415,7 @@ def test_a_message_handed_back_by_stop_keeps_all_its_attempts(
     # stored now, published only while the worker is busy (on SQLite the busy handler holds the write lock)
     target = submit(pipeline.replacing("publish", lambda intake, services: None), messages, "ECOM_DECLARATION")
     gate = Gate()
-    first = Worker(services)
+    first = assembly.worker()
     wrap(first, "orders", gate)
     first_calls = wrap(first, "declarations")
     running = workers.start(first)
@@ -431,7 +432,7 @@ def test_a_message_handed_back_by_stop_keeps_all_its_attempts(
         if call < max_attempts:
             raise RuntimeError(f"transient failure {call}")
 
-    second = Worker(services)
+    second = assembly.worker()
     calls = wrap(second, "declarations", fail_until_last)
     workers.start(second)
     wait_until(lambda: status(services, target) in ("processed", "failed"), timeout=30)

@@ -7,9 +7,9 @@ import base64
 import zeep.exceptions
 from lxml import etree
 
+from app.process import free_port
 from conformance.suite.builder import Message
 from conformance.suite.doors import SOAP_NS, HttpDoor, fault_response
-from gateway.process import free_port
 
 
 def test_a_failed_request_is_an_answer_without_a_receipt() -> None:

@@ -11,13 +11,13 @@ import pytest
 from partner import FAIL, PartnerEndpoint
 from support import MessageFactory
 
+from app.process import free_port
 from gateway import client
 from gateway.adapters import push_http
 from gateway.adapters.pushers import PUSHERS
 from gateway.envelope import PartyRef
-from gateway.outbound.push import DeliveryFailed
+from gateway.exceptions import DeliveryFailed
 from gateway.parties import ENDPOINT_TRANSPORTS
-from gateway.process import free_port
 from gateway.signing.keys import SigningIdentity
 
 PARTNER = "SG-ASW"

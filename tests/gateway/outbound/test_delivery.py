@@ -17,10 +17,10 @@ from partner import ACCEPT, FAIL, FORGE, MISDIGEST, REJECT, TAMPER, PartnerEndpo
 from sqlalchemy.exc import OperationalError
 from support import AMQP_URL, wait_until, write_config
 
+from app.cli.main import main
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.adapters.pushers import PUSHERS
-from gateway.cli.main import main
 from gateway.envelope import PartyRef, content_element, read_header
 from gateway.outbound.compose import Subject
 from gateway.outbound.delivery import Delivery

@@ -18,15 +18,16 @@ import pytest
 from lxml import etree
 from support import AMQP_URL, REPO, MessageFactory, wait_until, write_config
 
+from app.wiring import assemble
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.config import load_settings
 from gateway.envelope import content_element, qname
-from gateway.errors import ConfigurationError
+from gateway.exceptions import ConfigurationError
 from gateway.pipeline import Pipeline, Transport
 from gateway.schemas.registry import BUILTIN_PACK, SchemaRegistry
-from gateway.services import Services, build_services
+from gateway.services import Services
 
 PACK = Path(__file__).parent / "packs" / "wco_declaration"
 SAMPLE = PACK / "samples" / "WCO_GOODS_DECLARATION.xml"
@@ -200,7 +201,7 @@ def test_pack_type_without_a_route_is_refused_at_start_up(tmp_path: Path, pki_di
     settings = load_settings(config, environ={"GATEWAY_DB_URL": f"sqlite:///{tmp_path / 'gateway.db'}"})
 
     with pytest.raises(ConfigurationError, match=r"no route for WCO_GOODS_DECLARATION/01, WCO_GOODS_DECLARATION/02"):
-        build_services(settings)
+        assemble(settings).services
 
 
 # --- the pack in a running pipeline, by configuration alone --------------------------------------

@@ -22,7 +22,8 @@ from lxml import etree
 
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 from gateway.signing.keys import SigningIdentity, der_of
 from gateway.signing.pki import CertificateAuthority, issue_certificate, name, new_key
 from gateway.signing.sign import serialize, sign_bytes, sign_envelope

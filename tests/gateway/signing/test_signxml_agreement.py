@@ -36,7 +36,8 @@ from signxml.exceptions import SignXMLException
 
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
-from gateway.errors import ErrorCode, Rejected
+from gateway.errors import ErrorCode
+from gateway.exceptions import Rejected
 from gateway.signing.keys import SigningIdentity, der_of
 from gateway.signing.pki import CertificateAuthority
 from gateway.signing.sign import sign_envelope

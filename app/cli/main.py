@@ -1,0 +1,228 @@
+"""The `gateway` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from app.cli import outbox, pull, read, report
+from gateway import logs
+from gateway.client import ReceiptView
+from gateway.config import load_settings
+from gateway.exceptions import ConfigurationError
+from gateway.signing.keys import SigningIdentity
+
+console = Console()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2
+    except OSError as exc:  # a missing key or sample file; an unreachable gateway
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    except requests.RequestException as exc:
+        console.print(f"[red]cannot reach the gateway:[/red] {exc}")
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Customs single-window message gateway")
+    parser.add_argument("--config", help="configuration file (default: $GATEWAY_CONFIG or config/gateway.toml)")
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the gateway until interrupted")
+    serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
+    serve.add_argument("--role", choices=["ingress", "workers", "delivery"], help="run one part only (default: everything)")
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="development PKI").add_subparsers(title="keys commands")
+    init = keys.add_parser("init", help="make a CA, the gateway's key and a key per registered party")
+    init.add_argument("--dir", type=Path, help="where to write them (default: $GATEWAY_PKI_DIR or var/pki)")
+    init.add_argument("--force", action="store_true", help="replace existing keys and the CA")
+    init.set_defaults(run=_keys_init)
+
+    sign = commands.add_parser("sign", help="sign an envelope and print it")
+    _signing_arguments(sign)
+    sign.set_defaults(run=_sign)
+
+    submit = commands.add_parser("submit", help="sign if needed, send, verify and print the receipt")
+    _signing_arguments(submit)
+    submit.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
+    submit.add_argument("--soap", action="store_true", help="use the SOAP door (SOAP 1.1; --soap12 for 1.2)")
+    submit.add_argument("--soap12", action="store_true", help="use the SOAP door with SOAP 1.2")
+    submit.add_argument("--raw", action="store_true", help="print the receipt's XML too")
+    submit.set_defaults(run=_submit)
+
+    messages = commands.add_parser("messages", help="list or count stored messages")
+    messages.add_argument("--status", help="accepted, queued, processed or failed")
+    messages.add_argument("--type", help="document type")
+    messages.add_argument("--sender", help="sender party id")
+    messages.add_argument("--count", action="store_true", help="counts by status, type and sender")
+    messages.add_argument("--limit", type=int, default=50)
+    messages.set_defaults(run=_messages)
+
+    bench = commands.add_parser("bench", help="measure and print figures").add_subparsers(title="benchmarks")
+    intake = bench.add_parser("intake", help="throughput and latency of the intake path over HTTP")
+    intake.add_argument("--seconds", type=float, default=15.0, help="how long to drive each phase")
+    intake.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    intake.add_argument("--rate", type=float, default=400.0, help="offered rate (messages/s) for the latency phase")
+    intake.add_argument("--bind", default="127.0.0.1:8091", help="where the benchmarked gateway listens")
+    intake.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    intake.set_defaults(run=_bench_intake)
+
+    demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
+    demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
+    demo.set_defaults(run=_demo)
+
+    read.register(commands)
+    report.register(commands)
+    outbox.register(commands)
+    pull.register(commands)
+    return parser
+
+
+def _signing_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", type=Path, help="an envelope (signed or not)")
+    command.add_argument("--party", required=True, help="the signing party's id (its key is taken from the PKI dir)")
+    command.add_argument("--key", type=Path, help="private key PEM (default: <pki>/<party>.key.pem)")
+    command.add_argument("--cert", type=Path, help="certificate PEM (default: <pki>/<party>.cert.pem)")
+    command.add_argument("--fresh", action="store_true", help="give the envelope a new messageId and sendDate first")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app.server import serve
+
+    return serve(args.config, args.role or "all", args.bind)
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    from gateway.parties import read_parties_file
+    from gateway.signing.pki import init_pki
+
+    settings = load_settings(args.config)
+    directory = (args.dir or settings.pki_dir).resolve()
+    parties = [p.key_spec() for p in read_parties_file(settings.parties_file, directory)]
+    if settings.gateway.identity not in {p.identity for p in parties}:
+        from gateway.signing.pki import PartyKeySpec
+
+        gateway = settings.gateway
+        parties.append(PartyKeySpec(gateway.identity, gateway.name, gateway.country, gateway.key_kind))
+    made = init_pki(directory, parties, force=args.force)
+    console.print(f"PKI in {directory}: CA ca.pem; keys made for {', '.join(made) if made else 'nobody (all present)'}")
+    return 0
+
+
+def _identity(args: argparse.Namespace) -> SigningIdentity:
+    settings = load_settings(args.config)
+    return SigningIdentity.load(args.key or settings.party_key(args.party), args.cert or settings.party_cert(args.party))
+
+
+def _prepared(args: argparse.Namespace) -> bytes:
+    """The file's envelope, signed by --party unless it already is."""
+    from gateway import client
+
+    root = client.load_envelope(args.file)
+    if client.is_signed(root):
+        if args.fresh:
+            raise SystemExit("--fresh cannot change a signed envelope")
+        return args.file.read_bytes()
+    if args.fresh:
+        client.refresh(root)
+    return client.sign(root, _identity(args))
+
+
+def _sign(args: argparse.Namespace) -> int:
+    sys.stdout.buffer.write(_prepared(args))
+    sys.stdout.buffer.write(b"\n")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from gateway import client
+    from gateway.signing.trust import TrustStore
+
+    settings = load_settings(args.config)
+    body = _prepared(args)
+    if args.soap or args.soap12:
+        submission = client.post_soap(args.url, body, "1.2" if args.soap12 else "1.1")
+    else:
+        submission = client.post_http(args.url, body)
+    trust = TrustStore.from_files(settings.trust_anchors, settings.clock_skew)
+    gateway_cert = client.certificate_der(settings.party_cert(settings.gateway.identity))
+    try:
+        receipt = client.read_receipt(submission.receipt, trust, gateway_cert)
+    except client.ReceiptError as exc:
+        console.print(f"[red]HTTP {submission.http_status}: {exc}[/red]")
+        return 1
+    print_receipt(receipt, submission.http_status)
+    if args.raw:
+        console.print(receipt.raw.decode("utf-8"), markup=False, highlight=False)
+    return 0 if receipt.accepted else 1
+
+
+def print_receipt(receipt: ReceiptView, http_status: int) -> None:
+    colour = "green" if receipt.accepted else "red"
+    console.print(
+        f"[{colour}]{receipt.status}[/{colour}] (HTTP {http_status}, function {receipt.function}) "
+        f"message {receipt.received_message_id or '-'}; receipt signed by {receipt.signer}, signature verified"
+    )
+    for code, message, location in receipt.errors:
+        console.print(f"  [red]{code}[/red] {message}" + (f"  [dim]at {location}[/dim]" if location else ""), highlight=False)
+
+
+def _messages(args: argparse.Namespace) -> int:
+    from gateway.store.engine import make_engine
+    from gateway.store.messages import MessageStore
+
+    settings = load_settings(args.config)
+    store = MessageStore(make_engine(settings.db_url))
+    filters = {"status": args.status, "document_type": args.type, "sender": args.sender}
+    if args.count:
+        table = Table("status", "document type", "sender", "count", title="Stored messages")
+        total = 0
+        for status, document_type, sender, count in store.count_by("status", "document_type", "sender", **filters):
+            table.add_row(status, document_type, sender, str(count))
+            total += count
+        table.add_section()
+        table.add_row("total", "", "", str(total))
+        console.print(table)
+        return 0
+    table = Table("id", "received", "sender", "message id", "type", "fn", "status", "route", "last error", title="Stored messages (newest first)")
+    for row in store.list(limit=args.limit, **filters):
+        table.add_row(
+            str(row["id"]), row["received_at"].strftime("%Y-%m-%d %H:%M:%S"), row["sender"], row["message_id"],
+            row["document_type"], row["function"], row["status"], row["route"], (row["last_error"] or "")[:60],
+        )
+    console.print(table)
+    return 0
+
+
+def _bench_intake(args: argparse.Namespace) -> int:
+    from app.bench.intake import run_intake_bench
+
+    return run_intake_bench(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.cli.demo import run_demo
+
+    logs.configure("console", "warning")
+    return run_demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

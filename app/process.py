@@ -1,0 +1,80 @@
+"""Running a gateway as a subprocess and waiting for it: used by the demo, the benchmark and the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GatewayProcess:
+    """`gateway serve` in its own process group, logging to a file."""
+
+    def __init__(
+        self,
+        config: Path,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        role: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {}), "GATEWAY_CONFIG": str(config)}
+        self.log_path = log_path
+        self.role = role
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> GatewayProcess:
+        command = [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{self.port}"]
+        if self.role:
+            command += ["--role", self.role]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with status {self.process.returncode}; see {self.log_path}")
+            if self.healthy():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the gateway did not start within {timeout}s; see {self.log_path}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 40.0) -> int | None:
+        """SIGTERM, wait for a clean stop, and kill the process group only if it does not come."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
