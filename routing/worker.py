@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +26,7 @@ from pika.spec import Basic, BasicProperties
 
 from customs.rules import Rules
 from gateway import metrics
-from gateway.broker.connection import connect
+from gateway.broker.consumer import ConsumerLoop
 from gateway.exceptions import PoisonMessage
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
@@ -57,53 +55,25 @@ class Worker:
             route.name: tuple((name, load_handler(name)) for name in route.handlers)  # type: ignore[misc]
             for route in routes.routes
         }
-        self._stopping = threading.Event()
-        self._connection: pika.BlockingConnection | None = None
+        self._loop = ConsumerLoop(services.settings.broker, services.topology, "worker")
 
     def run(self) -> None:
         """Consume until `stop()` (or SIGTERM/SIGINT), reconnecting when the broker goes away."""
-        broker = self.services.settings.broker
-        while not self._stopping.is_set():
-            try:
-                self._connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-worker")
-                channel = self._connection.channel()
-                self.services.topology.declare(channel)
-                channel.confirm_delivery()
-                channel.basic_qos(prefetch_count=broker.prefetch)
-                for route in self.routes.routes:
-                    channel.basic_consume(
-                        self.services.topology.route_queue(route.name), self._callback(channel, route)
-                    )
-                log.info("worker consuming", routes=list(self.handlers))
-                while not self._stopping.is_set():
-                    self._connection.process_data_events(time_limit=0.5)
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("worker lost the broker; reconnecting", error=repr(exc))
-                self._stopping.wait(1.0)
-            except Exception:  # e.g. the store failed while dead-lettering: unacked messages come back
-                log.exception("worker failed; reconnecting")
-                self._stopping.wait(1.0)
-            finally:
-                self._close()
+        self._loop.run(self._start)
 
     def stop(self, *_: object) -> None:
-        self._stopping.set()
+        self._loop.stop()
 
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
-
-    def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except (pika.exceptions.AMQPError, OSError):
-                pass
+    def _start(self, connection: pika.BlockingConnection) -> None:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_qos(prefetch_count=self.services.settings.broker.prefetch)
+        for route in self.routes.routes:
+            channel.basic_consume(self.services.topology.route_queue(route.name), self._callback(channel, route))
 
     def _callback(self, channel: BlockingChannel, route: Route) -> Callable[..., None]:
         def on_message(ch: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes) -> None:
-            if self._stopping.is_set():
+            if self._loop.stopping.is_set():
                 return  # left unacknowledged: the broker requeues it when the connection closes
             self.handle(ch, Delivery(route, self.handlers[route.name], method, properties, body))
 

@@ -9,8 +9,6 @@ only after its receipt has been published (or, with no reply_to, after intake).
 
 from __future__ import annotations
 
-import threading
-
 import pika
 import pika.exceptions
 import structlog
@@ -18,7 +16,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from gateway.adapters.http import XML_TYPES
-from gateway.broker.connection import connect
+from gateway.broker.consumer import ConsumerLoop
 from gateway.broker.publisher import Published
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport
@@ -29,37 +27,23 @@ log = structlog.get_logger(__name__)
 class AmqpDoor:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self._stopping = threading.Event()
+        services = pipeline.services
+        self._loop = ConsumerLoop(services.settings.broker, services.topology, "amqp-door")
 
     def run(self) -> None:
-        services = self.pipeline.services
-        broker = services.settings.broker
-        while not self._stopping.is_set():
-            connection = None
-            try:
-                connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-amqp-door")
-                channel = connection.channel()
-                services.topology.declare(channel)
-                channel.basic_qos(prefetch_count=broker.prefetch)
-                channel.basic_consume(services.topology.inbound_queue, self._on_message)
-                log.info("AMQP door consuming", queue=services.topology.inbound_queue)
-                while not self._stopping.is_set():
-                    connection.process_data_events(time_limit=0.5)
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("AMQP door lost the broker; reconnecting", error=repr(exc))
-                self._stopping.wait(1.0)
-            finally:
-                if connection is not None and connection.is_open:
-                    try:
-                        connection.close()
-                    except (pika.exceptions.AMQPError, OSError):
-                        pass
+        self._loop.run(self._start)
 
     def stop(self, *_: object) -> None:
-        self._stopping.set()
+        self._loop.stop()
+
+    def _start(self, connection: pika.BlockingConnection) -> None:
+        services = self.pipeline.services
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=services.settings.broker.prefetch)
+        channel.basic_consume(services.topology.inbound_queue, self._on_message)
 
     def _on_message(self, channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes) -> None:
-        if self._stopping.is_set():
+        if self._loop.stopping.is_set():
             return  # left unacknowledged: the broker requeues it when the connection closes
         correlation_id = properties.correlation_id or properties.message_id
         transport = Transport("amqp", correlation_id, properties.app_id)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +34,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from gateway import metrics
-from gateway.broker.connection import connect
+from gateway.broker.consumer import ConsumerLoop
 from gateway.broker.publisher import Published
 from gateway.exceptions import DeliveryFailed, RetryNotScheduled
 from gateway.outbound.outbox import OutboxEntry, carried, publish_outbound
@@ -54,37 +53,27 @@ class Delivery:
         self.settings = services.settings.delivery
         self._delays = self.settings.retry_delays_ms()
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="delivery")
-        self._in_flight: set[Future[None]] = set()  # touched by the connection's thread only
-        self._stopping = threading.Event()
+        # Touched by the connection's thread only; what was in flight when a connection ends is handed out again.
+        self._in_flight: set[Future[None]] = set()
+        self._loop = ConsumerLoop(services.settings.broker, services.topology, "delivery")
 
     # --- consuming (the connection's thread) ------------------------------------
 
     def run(self) -> None:
         """Consume the push queues until `stop()`, reconnecting when the broker goes away."""
-        broker, topology = self.services.settings.broker, self.services.topology
-        log.info("delivery running", recipients=list(topology.push_recipients), threads=self.settings.threads)
-        while not self._stopping.is_set():
-            connection = None
-            try:
-                connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-delivery")
-                topology.declare(connection.channel())
-                for recipient in topology.push_recipients:
-                    channel = connection.channel()
-                    channel.basic_qos(prefetch_count=self.settings.in_flight)
-                    channel.basic_consume(topology.push_queue(recipient), functools.partial(self._on_message, connection))
-                while not self._stopping.is_set():
-                    connection.process_data_events(time_limit=0.5)
-                self._finish_in_flight(connection)
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("delivery lost the broker; reconnecting", error=repr(exc))
-                self._stopping.wait(1.0)
-            finally:
-                _close(connection)
-                self._in_flight.clear()  # what was in flight is handed out again on the next connection
+        log.info("delivery running", recipients=list(self.services.topology.push_recipients), threads=self.settings.threads)
+        self._loop.run(self._start, drain=self._finish_in_flight, disconnected=self._in_flight.clear)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def stop(self, *_: object) -> None:
-        self._stopping.set()
+        self._loop.stop()
+
+    def _start(self, connection: pika.BlockingConnection) -> None:
+        topology = self.services.topology
+        for recipient in topology.push_recipients:
+            channel = connection.channel()
+            channel.basic_qos(prefetch_count=self.settings.in_flight)
+            channel.basic_consume(topology.push_queue(recipient), functools.partial(self._on_message, connection))
 
     def _on_message(
         self,
@@ -196,10 +185,3 @@ def _call_soon(connection: pika.BlockingConnection, callback: functools.partial[
     except pika.exceptions.ConnectionWrongStateError:
         pass  # the connection is gone: the broker hands the unacknowledged message out again
 
-
-def _close(connection: pika.BlockingConnection | None) -> None:
-    if connection is not None and connection.is_open:
-        try:
-            connection.close()
-        except (pika.exceptions.AMQPError, OSError):
-            pass
