@@ -46,6 +46,7 @@ class BrokerSettings:
     prefetch: int = 32
     max_attempts: int = 5
     publish_timeout_s: float = 5.0
+    heartbeat_s: int = 30  # AMQP heartbeats; an idle publisher connection older than half of it is replaced before use
     relay_interval_s: float = 2.0
     relay_grace_s: float = 10.0
     relay_batch: int = 500

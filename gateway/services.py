@@ -61,7 +61,9 @@ class Services:
         publisher = getattr(self._local, "publisher", None)
         if publisher is None:
             broker = self.settings.broker
-            publisher = Publisher(broker.url, broker.publish_timeout_s, name=f"{broker.namespace}-publisher")
+            publisher = Publisher(
+                broker.url, broker.publish_timeout_s, name=f"{broker.namespace}-publisher", heartbeat_s=broker.heartbeat_s
+            )
             self._local.publisher = publisher
         return publisher
 

@@ -48,7 +48,9 @@ class ConsumerLoop:
         while not self.stopping.is_set():
             connection: pika.BlockingConnection | None = None
             try:
-                connection = connect(self.broker.url, self.broker.publish_timeout_s, f"{self.broker.namespace}-{self.component}")
+                connection = connect(
+                    self.broker.url, self.broker.publish_timeout_s, f"{self.broker.namespace}-{self.component}", self.broker.heartbeat_s
+                )
                 self.topology.declare(connection.channel())
                 start(connection)
                 log.info("consuming", component=self.component)

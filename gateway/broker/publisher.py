@@ -4,6 +4,12 @@ A `Publisher` belongs to one thread (pika connections are not thread-safe). When
 the broker cannot be reached it says so at once (returns False) and does not try
 again for `retry_after_s`, so that an outage costs requests nothing: their
 messages are already stored and the outbox relay publishes them later.
+
+A blocking connection answers the broker's heartbeats only while it is used, so
+one left idle longer than the heartbeat interval is closed by the broker without
+the publisher noticing. Before each use a connection idle for more than half the
+interval is therefore replaced, and a publication that fails on a connection is
+tried once more on a fresh one before the broker is declared unavailable.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import pika
 import pika.exceptions
 import structlog
 
-from gateway.broker.connection import connect
+from gateway.broker.connection import DEFAULT_HEARTBEAT_S, connect
 
 log = structlog.get_logger(__name__)
 
@@ -41,14 +47,23 @@ def message_headers(store_id: int | None, sender: str, document_type: str, funct
 
 
 class Publisher:
-    def __init__(self, url: str, timeout_s: float = 5.0, retry_after_s: float = 1.0, name: str = "gateway-publisher"):
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 5.0,
+        retry_after_s: float = 1.0,
+        name: str = "gateway-publisher",
+        heartbeat_s: int = DEFAULT_HEARTBEAT_S,
+    ):
         self._url = url
         self._timeout_s = timeout_s
         self._retry_after_s = retry_after_s
         self._name = name
+        self._heartbeat_s = heartbeat_s
         self._connection: pika.BlockingConnection | None = None
         self._channel = None
         self._down_until = 0.0
+        self._last_used = 0.0
 
     def publish(
         self,
@@ -63,9 +78,6 @@ class Publisher:
         content_type: str = "application/xml",
     ) -> Published:
         """Publish and wait for the broker's confirm; `Published.OK` only when the broker took the message."""
-        channel = self._open_channel()
-        if channel is None:
-            return Published.BROKER_UNAVAILABLE
         properties = pika.BasicProperties(
             content_type=content_type,
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -75,8 +87,22 @@ class Publisher:
             headers=dict(headers or {}),
             timestamp=int(time.time()),
         )
+        for last_try in (False, True):
+            channel = self._open_channel()
+            if channel is None:
+                return Published.BROKER_UNAVAILABLE
+            outcome = self._publish_once(channel, exchange, routing_key, body, properties, last_try)
+            if outcome is not None:
+                return outcome
+        return Published.BROKER_UNAVAILABLE
+
+    def _publish_once(  # type: ignore[no-untyped-def]
+        self, channel, exchange: str, routing_key: str, body: bytes, properties: pika.BasicProperties, last_try: bool
+    ) -> Published | None:
+        """One attempt; None when the connection failed and another attempt on a fresh one may succeed."""
         try:
             channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+            self._last_used = time.monotonic()
             return Published.OK
         except pika.exceptions.UnroutableError:
             log.error("broker returned the message as unroutable", exchange=exchange, routing_key=routing_key)
@@ -85,8 +111,12 @@ class Publisher:
             log.error("broker refused the message (nack)", exchange=exchange, routing_key=routing_key)
             return Published.REFUSED
         except (pika.exceptions.AMQPError, OSError) as exc:
-            self._fail(exc)
-            return Published.BROKER_UNAVAILABLE
+            if last_try:
+                self._fail(exc)
+                return Published.BROKER_UNAVAILABLE
+            log.info("publisher connection failed; trying a fresh one", error=repr(exc))
+            self.close()
+            return None
 
     def ready(self) -> bool:
         """Whether the broker can be reached now (opening the connection if needed)."""
@@ -102,14 +132,17 @@ class Publisher:
 
     def _open_channel(self):  # type: ignore[no-untyped-def]
         if self._channel is not None and self._channel.is_open:
-            return self._channel
+            if time.monotonic() - self._last_used < self._heartbeat_s / 2:
+                return self._channel
+            self.close()  # idle past its heartbeats: the broker may have dropped it already
         if time.monotonic() < self._down_until:
             return None
         self.close()
         try:
-            self._connection = connect(self._url, self._timeout_s, self._name)
+            self._connection = connect(self._url, self._timeout_s, self._name, self._heartbeat_s)
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()
+            self._last_used = time.monotonic()
         except (pika.exceptions.AMQPError, OSError) as exc:
             self._fail(exc)
             return None

@@ -80,7 +80,13 @@ class OutboxRelay:
     def __init__(self, services: Services) -> None:
         self.services = services
         broker = services.settings.broker
-        self.publisher = Publisher(broker.url, broker.publish_timeout_s, retry_after_s=broker.relay_interval_s, name=f"{broker.namespace}-relay")
+        self.publisher = Publisher(
+            broker.url,
+            broker.publish_timeout_s,
+            retry_after_s=broker.relay_interval_s,
+            name=f"{broker.namespace}-relay",
+            heartbeat_s=broker.heartbeat_s,
+        )
         self.feeds: tuple[Feed, ...] = (InboundFeed(services), OutboundFeed(services))
         self._stopping = threading.Event()
 
