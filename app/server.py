@@ -22,7 +22,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +29,7 @@ from typing import Protocol
 import pika.exceptions
 import structlog
 
+from app.supervisor import Supervisor
 from app.wiring import Assembly, assemble
 from gateway import logs
 from gateway.broker.connection import connect
@@ -55,25 +55,14 @@ def serve(config: str | None, role: str, bind: str | None) -> int:
     metrics_dir = Path(tempfile.mkdtemp(prefix="gateway-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     context = multiprocessing.get_context("spawn")
-    children = {
-        name: context.Process(target=run_component, args=(name, config, bind), name=f"gateway-{name}")
-        for name in ROLES[role]
-    }
+
+    def spawn(name: str) -> multiprocessing.process.BaseProcess:
+        return context.Process(target=run_component, args=(name, config, bind), name=f"gateway-{name}")
+
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    for name, child in children.items():
-        child.start()
-        log.info("component started", component=name, pid=child.pid)
-    exit_status = 0
-    while not stopping.is_set():
-        dead = [name for name, child in children.items() if not child.is_alive()]
-        if dead:
-            log.error("component exited; stopping the gateway", components=dead)
-            exit_status = 1
-            break
-        stopping.wait(0.5)
-    _stop(children)
+    exit_status = Supervisor(ROLES[role], spawn, settings.supervisor, STOP_TIMEOUT_S).run(stopping)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("gateway stopped")
     return exit_status
@@ -104,20 +93,6 @@ def declare_topology(services: Services) -> bool:
     finally:
         connection.close()
     return True
-
-
-def _stop(children: dict[str, multiprocessing.Process]) -> None:
-    for child in children.values():
-        if child.is_alive() and child.pid:
-            os.kill(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for name, child in children.items():
-        child.join(max(0.0, deadline - time.monotonic()))
-        if child.is_alive():
-            log.error("component did not stop in time; killing it", component=name)
-            child.kill()
-            child.join()
-        log.info("component stopped", component=name, exitcode=child.exitcode)
 
 
 def run_component(name: str, config: str | None, bind: str | None) -> None:

@@ -53,6 +53,16 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class SupervisorSettings:
+    """Restarting components that exit (app/supervisor.py)."""
+
+    first_restart_s: float = 0.5  # the wait before the first restart; it doubles with each recent exit ...
+    max_restart_s: float = 30.0  # ... up to this
+    max_restarts: int = 5  # a component that exits this many times ...
+    window_s: float = 60.0  # ... within this many seconds stops the gateway
+
+
+@dataclass(frozen=True)
 class DeliverySettings:
     """Getting the gateway's own messages to their recipients (gateway/outbound/delivery.py)."""
 
@@ -84,6 +94,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     trust_anchors: tuple[Path, ...] = ()
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
@@ -145,6 +156,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             http=HttpSettings(**raw.get("http", {})),
             broker=BrokerSettings(**broker),
             delivery=DeliverySettings(**raw.get("delivery", {})),
+            supervisor=SupervisorSettings(**raw.get("supervisor", {})),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
@@ -169,7 +181,7 @@ _KNOWN_KEYS: dict[str, set[str]] = {
     "schemas": {"packs"},
     "logging": {"format", "level"},
 }
-_DATACLASS_SECTIONS = {"gateway", "http", "broker", "delivery"}
+_DATACLASS_SECTIONS = {"gateway", "http", "broker", "delivery", "supervisor"}
 
 
 def _refuse_unknown_keys(path: Path, raw: dict[str, Any]) -> None:

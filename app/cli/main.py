@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gateway until interrupted")
     serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
-    serve.add_argument("--role", choices=["ingress", "workers", "delivery"], help="run one part only (default: everything)")
+    serve.add_argument("--role", choices=["all", "ingress", "workers", "delivery"], help="the part to run (default: all)")
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="development PKI").add_subparsers(title="keys commands")

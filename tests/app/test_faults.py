@@ -1,0 +1,181 @@
+"""Faults under load: kill -9 of each component of a running gateway, then of the whole process group.
+
+Every time: nothing accepted is lost (each accepted message ends processed), nothing is processed twice
+(one processing record per handler of its route), and the doors that did not crash keep answering
+while the supervisor restarts the one that did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
+
+from app.wiring import Assembly
+from gateway import client
+from gateway.store.tables import MessageStatus, messages, processing
+
+pytestmark = pytest.mark.integration
+SENDER = "0101234567"
+
+
+@dataclass
+class Load:
+    """Signed orders sent over HTTP without pause from a background thread."""
+
+    url: str
+    factory: MessageFactory
+    accepted: list[str] = field(default_factory=list)
+    failures: list[float] = field(default_factory=list)  # when a request got no receipt
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        session = requests.Session()
+        while not self.stopping.is_set():
+            body = self.factory.signed("ECOM_ORDER", SENDER)
+            try:
+                submission = client.post_http(self.url, body, session, timeout=10)
+            except requests.RequestException:
+                self.failures.append(time.monotonic())
+                session = requests.Session()
+                time.sleep(0.05)
+                continue
+            receipt = client.read_receipt(submission.receipt, None)
+            if receipt.accepted:
+                self.accepted.append(receipt.received_message_id)
+            else:
+                self.failures.append(time.monotonic())
+
+
+@pytest.fixture
+def load(live_gateway: LiveGateway, messages: MessageFactory) -> Iterator[Load]:
+    running = Load(live_gateway.url, messages)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    yield running
+    running.stopping.set()
+    thread.join(20)
+
+
+def component_pids(gateway: LiveGateway) -> dict[str, int]:
+    """The newest pid of each component, from the supervisor's log."""
+    pids = {}
+    for line in gateway.log().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "component started":
+            pids[event["component"]] = event["pid"]
+    return pids
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def restarted(gateway: LiveGateway, component: str, old_pid: int) -> bool:
+    return component_pids(gateway).get(component, old_pid) != old_pid
+
+
+def accepted_grows(load: Load, by: int = 5, timeout: float = 20.0) -> None:
+    target = len(load.accepted) + by
+    wait_until(lambda: len(load.accepted) >= target, timeout=timeout)
+
+
+def check_all_processed_once(assembly: Assembly, message_ids: list[str]) -> None:
+    engine = assembly.services.engine
+    handlers = len(assembly.routes.route_for("ECOM_ORDER", "01").handlers)  # type: ignore[union-attr]
+
+    def all_processed() -> bool:
+        with engine.connect() as connection:
+            counts = dict(
+                connection.execute(
+                    select(messages.c.status, func.count())
+                    .where(messages.c.sender == SENDER, messages.c.message_id.in_(message_ids))
+                    .group_by(messages.c.status)
+                ).all()
+            )
+        return counts == {MessageStatus.PROCESSED.value: len(message_ids)}
+
+    wait_until(all_processed, timeout=60)
+    with engine.connect() as connection:
+        per_message = connection.execute(
+            select(func.count())
+            .select_from(processing.join(messages, processing.c.message == messages.c.id))
+            .where(messages.c.message_id.in_(message_ids))
+            .group_by(processing.c.message)
+        ).scalars().all()
+    assert len(per_message) == len(message_ids) and set(per_message) == {handlers}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answering(
+    live_gateway: LiveGateway, load: Load, assembly: Assembly, messages: MessageFactory
+) -> None:
+    accepted_grows(load)
+    partner = client.AmqpClient(AMQP_URL, assembly.services.topology.inbound_exchange)
+    amqp_accepted: list[str] = []
+    try:
+        http_master = component_pids(live_gateway)["http"]
+        (one_worker, *_) = children_of(http_master)
+        os.kill(one_worker, signal.SIGKILL)  # gunicorn replaces its worker; the other worker serves meanwhile
+        accepted_grows(load)
+        for component in ("amqp", "relay", "workers", "timers", "delivery"):
+            old = component_pids(live_gateway)[component]
+            killed_at = time.monotonic()
+            os.kill(old, signal.SIGKILL)
+            accepted_grows(load)  # the HTTP door answers while the component is down
+            assert not [f for f in load.failures if f > killed_at], f"HTTP failed while {component} was down"
+            wait_until(lambda c=component, o=old: restarted(live_gateway, c, o), timeout=20)
+            receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
+            assert receipt.accepted, (component, receipt.errors)
+            amqp_accepted.append(receipt.received_message_id)
+        old = component_pids(live_gateway)["http"]
+        os.kill(old, signal.SIGKILL)  # the HTTP door itself: the AMQP door answers meanwhile
+        receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
+        assert receipt.accepted
+        amqp_accepted.append(receipt.received_message_id)
+        wait_until(lambda: restarted(live_gateway, "http", old), timeout=20)
+        accepted_grows(load, timeout=40)
+    finally:
+        partner.close()
+    load.stopping.set()
+    time.sleep(0.5)
+    check_all_processed_once(assembly, load.accepted + amqp_accepted)
+    assert "keeps failing" not in live_gateway.log()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_killing_the_whole_process_group_loses_nothing_accepted(
+    live_gateway: LiveGateway, load: Load, assembly: Assembly
+) -> None:
+    accepted_grows(load, by=20)
+    assert live_gateway.process is not None
+    os.killpg(live_gateway.process.pid, signal.SIGKILL)
+    live_gateway.process.wait()
+    load.stopping.set()
+    time.sleep(0.5)
+    survivors = list(load.accepted)
+    live_gateway.start()  # the same store and broker namespace: a restart by systemd
+    check_all_processed_once(assembly, survivors)
