@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -30,21 +30,23 @@ class GatewayProcess:
         env: Mapping[str, str] | None = None,
         role: str | None = None,
         port: int | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {}), "GATEWAY_CONFIG": str(config)}
         self.log_path = log_path
         self.role = role
+        self.command = list(command or [sys.executable, "-m", "app"])  # the `gateway` program
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> GatewayProcess:
-        command = [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{self.port}"]
+    def start(self, timeout: float = 60.0, cwd: Path | None = None) -> GatewayProcess:
+        command = [*self.command, "serve", "--bind", f"127.0.0.1:{self.port}"]
         if self.role:
             command += ["--role", self.role]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

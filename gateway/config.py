@@ -1,8 +1,12 @@
-"""Configuration: one TOML file (plus parties.toml and routes.toml beside it) and the environment.
+"""Configuration: one TOML file (plus parties.toml, routes.toml and the rules beside it) and the environment.
 
-Everything has a default, so `gateway serve` runs from a fresh checkout. The
-environment variables of DESIGN.md's interface contract override the file:
-GATEWAY_CONFIG, GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR.
+Which file: `--config FILE`, else GATEWAY_CONFIG, else `gateway.toml` in the
+instance directory GATEWAY_HOME, else ./gateway.toml or ./config/gateway.toml
+(a checkout). Finding none is an error: a command never falls back to defaults
+that would read or create a store in whatever directory it was started from.
+Relative paths in the file are relative to the file. Every value has a default;
+the environment variables of DESIGN.md's interface contract override the file:
+GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR (and GATEWAY_VAR_DIR).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 from gateway.exceptions import ConfigurationError
 
-DEFAULT_CONFIG = Path("config/gateway.toml")
+CONFIG_FILE = "gateway.toml"
+SEARCHED = (Path(CONFIG_FILE), Path("config") / CONFIG_FILE)  # from the working directory, in this order
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
@@ -122,20 +127,39 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{what} {path} cannot be read: {exc}") from None
 
 
+def find_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Path:
+    """The configuration file to use (see the module's docstring); a ConfigurationError when there is none."""
+    env = os.environ if environ is None else environ
+    if path or env.get("GATEWAY_CONFIG"):
+        named = Path(path or env["GATEWAY_CONFIG"])
+        if not named.is_file():
+            raise ConfigurationError(f"configuration file {named} does not exist")
+        return named.resolve()
+    if env.get("GATEWAY_HOME"):
+        home = Path(env["GATEWAY_HOME"])
+        if not (home / CONFIG_FILE).is_file():
+            raise ConfigurationError(f"GATEWAY_HOME={home} has no {CONFIG_FILE}; make an instance there with `gateway init {home}`")
+        return (home / CONFIG_FILE).resolve()
+    for candidate in SEARCHED:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigurationError(
+        "no configuration found: pass --config FILE, or set GATEWAY_HOME to an instance directory "
+        "(make one with `gateway init DIR`), or run from a directory with gateway.toml or config/gateway.toml"
+    )
+
+
 def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read the configuration file named by `path`, GATEWAY_CONFIG, or config/gateway.toml."""
+    """Read the configuration file that `find_config` finds."""
     env = dict(os.environ if environ is None else environ)
-    config_path = Path(path or env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG).resolve()
-    raw: dict[str, Any] = {}
-    if config_path.exists():
-        raw = read_toml(config_path, "configuration file")
-        _refuse_unknown_keys(config_path, raw)
-    elif path or env.get("GATEWAY_CONFIG"):
-        raise ConfigurationError(f"configuration file {config_path} does not exist")
+    config_path = find_config(path, env)
+    raw = read_toml(config_path, "configuration file")
+    _refuse_unknown_keys(config_path, raw)
     config_dir = config_path.parent
     paths = raw.get("paths", {})
-    var_dir = Path(env.get("GATEWAY_VAR_DIR") or paths.get("var", "var")).resolve()
-    pki_dir = Path(env.get("GATEWAY_PKI_DIR") or paths.get("pki") or var_dir / "pki").resolve()
+    # The environment's paths are the shell's (relative to the working directory); the file's are its own.
+    var_dir = _directory(env.get("GATEWAY_VAR_DIR"), config_dir, paths.get("var"), config_dir / "var")
+    pki_dir = _directory(env.get("GATEWAY_PKI_DIR"), config_dir, paths.get("pki"), var_dir / "pki")
     db_url = env.get("GATEWAY_DB_URL") or raw.get("store", {}).get("url") or f"sqlite:///{var_dir / 'gateway.db'}"
 
     def relative(value: str) -> Path:
@@ -170,6 +194,14 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         )
     except TypeError as exc:
         raise ConfigurationError(f"{config_path}: {exc}") from None
+
+
+def _directory(from_env: str | None, config_dir: Path, from_file: str | None, default: Path) -> Path:
+    if from_env:
+        return Path(from_env).resolve()
+    if from_file:
+        return (config_dir / from_file).resolve()
+    return default.resolve()
 
 
 # Sections read field by field (the others are checked by their dataclasses).

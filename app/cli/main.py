@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from app.cli import outbox, pull, read, report
 from gateway import logs
@@ -18,6 +19,7 @@ from gateway.exceptions import ConfigurationError
 from gateway.signing.keys import SigningIdentity
 
 console = Console()
+errors = Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,20 +31,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ConfigurationError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        return 2
-    except OSError as exc:  # a missing key or sample file; an unreachable gateway
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
-    except requests.RequestException as exc:
-        console.print(f"[red]cannot reach the gateway:[/red] {exc}")
-        return 2
+        return fail("configuration error", exc)
+    except requests.RequestException as exc:  # (an OSError too: caught first)
+        return fail("cannot reach the gateway", exc)
+    except OSError as exc:  # a missing key or sample file
+        return fail("error", exc)
+
+
+def fail(what: str, exc: BaseException) -> int:
+    """One line on stderr; the message is printed as it is (its [section] names are not markup)."""
+    errors.print(Text.assemble((f"{what}: ", "red"), str(exc)), soft_wrap=True)
+    return 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Customs single-window message gateway")
-    parser.add_argument("--config", help="configuration file (default: $GATEWAY_CONFIG or config/gateway.toml)")
+    parser.add_argument(
+        "--config",
+        help="configuration file (default: $GATEWAY_CONFIG, else $GATEWAY_HOME/gateway.toml, "
+        "else ./gateway.toml or ./config/gateway.toml)",
+    )
     commands = parser.add_subparsers(title="commands")
+
+    init = commands.add_parser("init", help="write an instance directory: configuration, rules and var/")
+    init.add_argument("directory", type=Path, help="where (created if missing); then use GATEWAY_HOME=DIRECTORY")
+    init.add_argument("--force", action="store_true", help="overwrite the configuration files already there")
+    init.set_defaults(run=_init)
 
     serve = commands.add_parser("serve", help="run the gateway until interrupted")
     serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
@@ -101,6 +115,18 @@ def _signing_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--key", type=Path, help="private key PEM (default: <pki>/<party>.key.pem)")
     command.add_argument("--cert", type=Path, help="certificate PEM (default: <pki>/<party>.cert.pem)")
     command.add_argument("--fresh", action="store_true", help="give the envelope a new messageId and sendDate first")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from app.instance import init_instance
+
+    directory = args.directory.resolve()
+    init_instance(directory, force=args.force)
+    console.print(
+        f"instance written to {directory}\nnext: export GATEWAY_HOME={directory}; gateway keys init; gateway serve",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -31,18 +31,19 @@ def config_file(directory: Path, text: str) -> Path:
 # --- defaults ------------------------------------------------------------------------------
 
 
-def test_defaults_without_a_file(elsewhere: Path) -> None:
-    assert not (elsewhere / "config" / "gateway.toml").exists()
+def test_defaults_of_an_empty_file_are_relative_to_the_file(tmp_path: Path, elsewhere: Path) -> None:
+    path = config_file(tmp_path / "instance", "")
 
-    settings = load_settings(environ={})
+    settings = load_settings(path, environ={})
 
-    var = elsewhere / "var"
-    assert settings.config_dir == elsewhere / "config"
+    instance = tmp_path / "instance"
+    var = instance / "var"
+    assert settings.config_dir == instance
     assert (settings.var_dir, settings.pki_dir) == (var, var / "pki")
     assert settings.db_url == f"sqlite:///{var / 'gateway.db'}"
     assert settings.trust_anchors == (var / "pki" / "ca.pem",)
-    assert settings.parties_file == elsewhere / "config" / "parties.toml"
-    assert settings.routes_file == elsewhere / "config" / "routes.toml"
+    assert settings.parties_file == instance / "parties.toml"
+    assert settings.routes_file == instance / "routes.toml"
     assert settings.schema_packs == ()
     assert settings.broker.url == DEFAULT_AMQP_URL == "amqp://guest:guest@127.0.0.1:5672/%2F"
     assert settings.broker.namespace == "gateway"
@@ -52,6 +53,31 @@ def test_defaults_without_a_file(elsewhere: Path) -> None:
     assert (settings.log_format, settings.log_level) == ("json", "info")
     assert settings.party_key("X1") == var / "pki" / "X1.key.pem"
     assert settings.party_cert("X1") == var / "pki" / "X1.cert.pem"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_no_configuration_anywhere_is_an_error_that_says_what_to_do(elsewhere: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"no configuration found: .*gateway init DIR"):
+        load_settings(environ={})
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_gateway_home_names_the_instance_directory(tmp_path: Path, elsewhere: Path) -> None:
+    config_file(tmp_path / "home", '[broker]\nnamespace = "from-home"\n[paths]\nvar = "state"\n')
+
+    settings = load_settings(environ={"GATEWAY_HOME": str(tmp_path / "home")})
+
+    assert settings.broker.namespace == "from-home" and settings.var_dir == tmp_path / "home" / "state"
+    with pytest.raises(ConfigurationError, match=r"GATEWAY_HOME=.*has no gateway.toml; .*gateway init"):
+        load_settings(environ={"GATEWAY_HOME": str(tmp_path / "empty")})
+
+
+def test_paths_in_the_file_are_relative_to_the_file_not_the_working_directory(tmp_path: Path, elsewhere: Path) -> None:
+    path = config_file(tmp_path / "etc", '[paths]\nvar = "../state"\npki = "keys"\n')
+
+    settings = load_settings(path, environ={})
+
+    assert (settings.var_dir, settings.pki_dir) == (tmp_path / "state", tmp_path / "etc" / "keys")
 
 
 def test_default_file_is_read_from_the_working_directory(elsewhere: Path) -> None:
@@ -151,14 +177,6 @@ def test_relative_paths_are_resolved_against_the_config_dir(tmp_path: Path, else
     assert settings.trust_anchors == (base / "anchors" / "root.pem", Path("/abs/ca.pem"))
     assert settings.schema_packs == (base / "packs" / "wco", tmp_path / "etc" / "more" / "x")
     assert all(p.is_absolute() for p in (settings.parties_file, *settings.trust_anchors, *settings.schema_packs))
-
-
-def test_relative_var_dir_is_resolved_against_the_working_directory(tmp_path: Path, elsewhere: Path) -> None:
-    """As config/gateway.toml documents it: var is relative to the working directory."""
-    settings = load_settings(config_file(tmp_path / "etc", '[paths]\nvar = "state"\n'), environ={})
-
-    assert settings.var_dir == elsewhere / "state"
-    assert settings.pki_dir == elsewhere / "state" / "pki"
 
 
 @pytest.mark.parametrize("pki_source", ["file", "environment"])
