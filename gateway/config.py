@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     env = dict(os.environ if environ is None else environ)
     config_path = find_config(path, env)
     raw = read_toml(config_path, "configuration file")
-    _refuse_unknown_keys(config_path, raw)
+    _check_file(config_path, raw)
     config_dir = config_path.parent
     paths = raw.get("paths", {})
     # The environment's paths are the shell's (relative to the working directory); the file's are its own.
@@ -204,30 +204,71 @@ def _directory(from_env: str | None, config_dir: Path, from_file: str | None, de
     return default.resolve()
 
 
-# Sections read field by field (the others are checked by their dataclasses).
-_KNOWN_KEYS: dict[str, set[str]] = {
-    "paths": {"var", "pki"},
-    "store": {"url"},
-    "trust": {"anchors", "clock_skew_s"},
-    "registry": {"parties", "routes", "business", "risk", "partners"},
-    "schemas": {"packs"},
-    "logging": {"format", "level"},
+# What each section may hold, and of which kind: a value of another kind is refused when the file is read,
+# before any component starts. The dataclass sections take their kinds from the dataclasses' fields.
+Kind = type | tuple[type, ...]
+NUMBER: Kind = (int, float)
+TEXT_LIST = "list of strings"
+_SECTIONS: dict[str, dict[str, Kind | str]] = {
+    "paths": {"var": str, "pki": str},
+    "store": {"url": str},
+    "trust": {"anchors": TEXT_LIST, "clock_skew_s": NUMBER},
+    "registry": {"parties": str, "routes": str, "business": str, "risk": str, "partners": str},
+    "schemas": {"packs": TEXT_LIST},
+    "logging": {"format": str, "level": str},
 }
-_DATACLASS_SECTIONS = {"gateway", "http", "broker", "delivery", "supervisor"}
+_CHOICES = {("logging", "format"): ("json", "console"), ("logging", "level"): ("debug", "info", "warning", "error")}
+_DATACLASSES = {
+    "gateway": GatewayIdentity,
+    "http": HttpSettings,
+    "broker": BrokerSettings,
+    "delivery": DeliverySettings,
+    "supervisor": SupervisorSettings,
+}
+_KINDS_BY_NAME: dict[str, Kind] = {"int": int, "float": NUMBER, "str": str, "bool": bool}
 
 
-def _refuse_unknown_keys(path: Path, raw: dict[str, Any]) -> None:
-    """A misspelt key must not silently fall back to a default (e.g. the trust anchors)."""
+def _expected(section: str) -> dict[str, Kind | str]:
+    if section in _DATACLASSES:
+        return {f.name: _KINDS_BY_NAME[str(f.type)] for f in fields(_DATACLASSES[section])}
+    return _SECTIONS[section]
+
+
+def _check_file(path: Path, raw: dict[str, Any]) -> None:
+    """Every section and key known, every value of its kind: a mistake names the file, the section and the key."""
     for section, values in raw.items():
-        if section in _DATACLASS_SECTIONS:
-            continue
-        if section not in _KNOWN_KEYS or not isinstance(values, dict):
+        if (section not in _SECTIONS and section not in _DATACLASSES) or not isinstance(values, dict):
             raise ConfigurationError(f"{path}: unknown section [{section}]")
-        unknown = set(values) - _KNOWN_KEYS[section]
+        expected = _expected(section)
+        unknown = set(values) - set(expected)
         if section == "registry" and "exchange" in unknown:
             raise ConfigurationError(f"{path}: [registry] exchange is now called partners (the partner single-window rules)")
         if unknown:
             raise ConfigurationError(f"{path}: unknown key(s) {sorted(unknown)} in [{section}]")
+        for key, value in values.items():
+            _check_value(path, section, key, value, expected[key])
+
+
+def _check_value(path: Path, section: str, key: str, value: Any, kind: Kind | str) -> None:
+    where = f"{path}: [{section}] {key}"
+    if kind == TEXT_LIST:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigurationError(f"{where} must be a list of strings, not {value!r}")
+        return
+    assert not isinstance(kind, str)
+    wanted = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in wanted or not isinstance(value, wanted):
+        raise ConfigurationError(f"{where} must be {_kind_name(wanted)}, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ConfigurationError(f"{where} must not be negative, not {value!r}")
+    if (section, key) in _CHOICES and value not in _CHOICES[section, key]:
+        raise ConfigurationError(f"{where} must be one of {', '.join(_CHOICES[section, key])}, not {value!r}")
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    if kinds == (int, float):
+        return "a number"
+    return " or ".join({int: "an integer", float: "a number", str: "a string", bool: "true or false"}[k] for k in kinds)
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:

@@ -15,16 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
+from app.cli.output import console
 from customs.permissions import readable
 from gateway.exceptions import ReadRefused
 from gateway.parties import load_registry
 from gateway.store.tables import MessageStatus, messages, outbox
 
-console = Console()
 Edit = Callable[[etree._Element], object]
 
 

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
-from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy import Engine
 
 from app.cli.business_demo import BusinessDemo
+from app.cli.output import console
 from app.cli.report import period_of, render_tables
 from app.process import GatewayProcess
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR, attacks
@@ -38,8 +38,6 @@ from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore
-
-console = Console()
 
 
 class Demo:

@@ -7,19 +7,20 @@ import sys
 from pathlib import Path
 
 import requests
-from rich.console import Console
+from lxml import etree
+from pika.exceptions import AMQPError
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.cli import outbox, pull, read, report
+from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
 from gateway.config import load_settings
-from gateway.exceptions import ConfigurationError
+from gateway.exceptions import ConfigurationError, GatewayError, Rejected
 from gateway.signing.keys import SigningIdentity
-
-console = Console()
-errors = Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,15 +33,26 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except ConfigurationError as exc:
         return fail("configuration error", exc)
+    except Rejected as exc:  # a file that is not a readable envelope
+        return fail(f"{getattr(args, 'file', 'the input')} cannot be used", exc)
+    except GatewayError as exc:
+        return fail("error", exc)
     except requests.RequestException as exc:  # (an OSError too: caught first)
         return fail("cannot reach the gateway", exc)
     except OSError as exc:  # a missing key or sample file
         return fail("error", exc)
+    except SQLAlchemyError as exc:
+        return fail("the store is unavailable", getattr(exc, "orig", None) or exc)
+    except AMQPError as exc:
+        return fail("the broker is unavailable", repr(exc))
+    except etree.XMLSyntaxError as exc:
+        return fail("not well-formed XML", exc)
 
 
-def fail(what: str, exc: BaseException) -> int:
+def fail(what: str, problem: object) -> int:
     """One line on stderr; the message is printed as it is (its [section] names are not markup)."""
-    errors.print(Text.assemble((f"{what}: ", "red"), str(exc)), soft_wrap=True)
+    first_line = next((line.strip() for line in str(problem).splitlines() if line.strip()), type(problem).__name__)
+    errors.print(Text.assemble((f"{what}: ", "red"), first_line), soft_wrap=True)
     return 2
 
 
@@ -78,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
     submit.add_argument("--soap", action="store_true", help="use the SOAP door (SOAP 1.1; --soap12 for 1.2)")
     submit.add_argument("--soap12", action="store_true", help="use the SOAP door with SOAP 1.2")
-    submit.add_argument("--raw", action="store_true", help="print the receipt's XML too")
+    submit.add_argument("--raw", action="store_true", help="print the receipt's XML too, byte for byte")
+    submit.add_argument("--json", action="store_true", help="print the receipt's facts as one JSON object instead")
     submit.set_defaults(run=_submit)
 
     messages = commands.add_parser("messages", help="list or count stored messages")
@@ -192,12 +205,27 @@ def _submit(args: argparse.Namespace) -> int:
     try:
         receipt = client.read_receipt(submission.receipt, trust, gateway_cert)
     except client.ReceiptError as exc:
-        console.print(f"[red]HTTP {submission.http_status}: {exc}[/red]")
+        console.print(f"[red]HTTP {submission.http_status}: {escape(str(exc))}[/red]")
         return 1
-    print_receipt(receipt, submission.http_status)
+    if args.json:
+        write_json(receipt_record(receipt, submission.http_status))
+    else:
+        print_receipt(receipt, submission.http_status)
     if args.raw:
-        console.print(receipt.raw.decode("utf-8"), markup=False, highlight=False)
+        write_raw(receipt.raw)
     return 0 if receipt.accepted else 1
+
+
+def receipt_record(receipt: ReceiptView, http_status: int) -> dict[str, object]:
+    return {
+        "status": receipt.status,
+        "http_status": http_status,
+        "function": receipt.function,
+        "received_message_id": receipt.received_message_id,
+        "digest": receipt.digest,
+        "signer": receipt.signer,
+        "errors": [{"code": code, "message": message, "location": location} for code, message, location in receipt.errors],
+    }
 
 
 def print_receipt(receipt: ReceiptView, http_status: int) -> None:
@@ -207,7 +235,7 @@ def print_receipt(receipt: ReceiptView, http_status: int) -> None:
         f"message {receipt.received_message_id or '-'}; receipt signed by {receipt.signer}, signature verified"
     )
     for code, message, location in receipt.errors:
-        console.print(f"  [red]{code}[/red] {message}" + (f"  [dim]at {location}[/dim]" if location else ""), highlight=False)
+        console.print(f"  [red]{code}[/red] {escape(message)}" + (f"  [dim]at {escape(location)}[/dim]" if location else ""))
 
 
 def _messages(args: argparse.Namespace) -> int:

@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from app.cli.output import console, write_raw
 from app.wiring import assemble
 from gateway.broker.publisher import Published
 from gateway.config import load_settings
 from gateway.outbound.outbox import publish_outbound
 from gateway.services import Services
 from gateway.store.tables import OutboundStatus
-
-console = Console()
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,7 +71,7 @@ def _show(args: argparse.Namespace) -> int:
     finally:
         services.close()
     if entry is None:
-        console.print(f"[red]no outbound message {args.id}[/red]")
+        console.print(f"[red]no outbound message {escape(args.id)}[/red]")
         return 1
     message = entry.message
     facts = {
@@ -92,11 +91,11 @@ def _show(args: argparse.Namespace) -> int:
         if entry.delivery_receipt else "-",
     }
     for name, value in facts.items():
-        console.print(f"[bold]{name:>18}[/bold]  {value}", highlight=False)
+        console.print(f"[bold]{name:>18}[/bold]  {escape(str(value))}")
     if args.raw:
-        console.print(message.body.decode("utf-8"), markup=False, highlight=False)
+        write_raw(message.body)
         if entry.delivery_receipt:
-            console.print(entry.delivery_receipt.decode("utf-8"), markup=False, highlight=False)
+            write_raw(entry.delivery_receipt)
     return 0
 
 

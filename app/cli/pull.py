@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from app.cli.output import console, write_raw
 from gateway import client, xmlsafe
 from gateway.config import Settings, load_settings
 from gateway.envelope import Header, PartyRef, read_header
@@ -25,8 +26,6 @@ from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
 from gateway.signing.verify import verify_envelope
-
-console = Console()
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -80,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         answer = puller.query(args.limit, args.reference)
     except client.ReceiptError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         return 1
     if not answer.accepted:
         for code, message, _ in answer.errors:
-            console.print(f"[red]{code}[/red] {message}", highlight=False)
+            console.print(f"[red]{code}[/red] {escape(message)}")
         return 1
     table = Table("#", "message id", "from", "type", "fn", "reference", "answers", "signature",
                   title=f"{len(answer.batch)} message(s) for {args.party}, {answer.remaining} more pending")
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     if args.raw:
         for body in answer.batch:
-            console.print(body.decode("utf-8"), markup=False, highlight=False)
+            write_raw(body)
     if args.ack and message_ids:
         ack = puller.acknowledge(message_ids)
         console.print(f"acknowledged {len(message_ids)} message(s): {ack.status}")

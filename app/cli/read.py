@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gateway.config import load_settings
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
             else:
-                console.print(f"[red]refused:[/red] {exc.reason}", highlight=False)
+                console.print(f"[red]refused:[/red] {escape(exc.reason)}")
             return 1
     finally:
         engine.dispose()

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
-from rich.console import Console
 from rich.table import Table
 
+from app.cli.output import console
 from app.cli.pull import Puller
 from app.process import GatewayProcess
 from conformance import SAMPLES_DIR
@@ -46,7 +46,6 @@ from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import PartyKeySpec, init_pki
 from gateway.signing.trust import TrustStore
 
-console = Console()
 EXCHANGED = ["ATIGA_FORM_D", "ACDD"]
 COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 FORM_D_NS = "urn:customs.gov.vn:asw:atiga-form-d:1"

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 from support import REPO, LiveGateway, MessageFactory, write_config
 
 from app.cli.main import main
 from app.process import free_port
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR
-from gateway import xmlsafe
+from gateway import client, xmlsafe
 from gateway.envelope import qname
 from gateway.parties import read_parties_file
 from gateway.pipeline import Pipeline, Transport
@@ -31,6 +32,7 @@ from gateway.services import Services
 from gateway.signing.keys import der_of, key_type, load_certificates
 from gateway.signing.trust import TrustStore
 from gateway.signing.verify import verify_envelope
+from gateway.store.tables import messages as messages_table
 
 PARTIES = read_parties_file(REPO / "config" / "parties.toml", Path("/unused"))
 KEY_KINDS = {p.identity: p.key_kind for p in PARTIES}
@@ -362,11 +364,21 @@ def test_submit_a_presigned_file_and_print_the_raw_receipt(
     signed.write_bytes(messages.signed("INSPECTION_RESULT"))
     message_id = xmlsafe.parse(signed.read_bytes()).findtext(MESSAGE_ID)
 
-    first = run("--config", str(config_path), "submit", str(signed), "--party", "BYT", "--url", live_gateway.url, "--raw")
+    first = run(
+        "--config", str(config_path), "submit", str(signed), "--party", "BYT", "--url", live_gateway.url, "--raw",
+        env={"COLUMNS": "40"},  # a narrow terminal: the raw receipt must not be wrapped or marked up anyway
+    )
     again = run("--config", str(config_path), "submit", str(signed), "--party", "BYT", "--url", live_gateway.url)
 
     assert first.returncode == 0, first.stdout + first.stderr
-    assert f"message {message_id}" in first.stdout and "<Receipt" in first.stdout
+    assert f"message {message_id}" in words(first.stdout)
+    raw = first.stdout[first.stdout.index("<?xml") :].encode("utf-8")
+    with services.engine.connect() as connection:
+        stored_receipt = connection.execute(
+            select(messages_table.c.receipt).where(messages_table.c.message_id == message_id)
+        ).scalar_one()
+    assert raw == stored_receipt + b"\n"  # byte for byte, e.g. urn:customs.gov.vn:ecom:envelope:1 untouched
+    assert client.read_receipt(raw, services.trust).accepted
     assert services.store.get("BYT", message_id).body == signed.read_bytes()
     assert again.returncode == 0 and words(again.stdout).startswith("ACCEPTED (HTTP 200")
     assert f"message {message_id}" in again.stdout
