@@ -35,7 +35,7 @@ from conformance.suite.verdict import ReceiptCheck
 from gateway.client import certificate_der
 from gateway.signing.trust import TrustStore
 
-console = Console()
+console = Console(emoji=False, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

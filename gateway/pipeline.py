@@ -1,10 +1,22 @@
 """The intake pipeline: one ordered list of named stages, the same for every door.
 
-    parse -> envelope -> verify -> authorise -> validate -> entitle -> answer -> receipt -> record -> recorded -> publish
+    parse -> envelope -> catalogue -> verify -> authorise -> validate -> entitle
+          -> answer -> receipt -> record -> recorded -> publish
 
 Each stage is a plain function of the message in flight (`Intake`) and the
 gateway's services; it either enriches the intake or raises `Rejected` with
-every problem it found. The doors (gateway/adapters) read the body within the
+every problem it found. A stage is one of three kinds:
+
+- a *gate* (parse, envelope, verify) stops the message at once: after it fails
+  nothing further can be checked meaningfully, or nothing may be (an envelope whose
+  signature does not verify is not the sender's, so only its signature problems are
+  reported and whatever else was found about it is dropped);
+- a *check* (catalogue, authorise, validate, entitle) adds its problems to the
+  intake and the next stages still run, so that one rejection lists every problem
+  (a check skips what depends on a failed one: no payload schema without a known
+  document type, no entitlement for a sender whose role may not send the type or
+  on a payload that is not schema-valid);
+- a *step* (answer onwards) runs only for a message without problems. The doors (gateway/adapters) read the body within the
 size limit and hand it to `Pipeline.submit`; whatever happens, they get back a
 signed receipt and an HTTP status that fits it.
 
@@ -28,7 +40,8 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import structlog
 from lxml import etree
@@ -78,6 +91,9 @@ class Intake:
     receipt: Receipt | None = None
     recorded: Recorded | None = None
     published: bool = False
+    problems: list[Problem] = field(default_factory=list)  # what the checks found so far
+    payload_valid: bool = False  # the payload passed its schema
+    role_permitted: bool = False  # the sender's roles may send this document type
 
     @property
     def correlation_id(self) -> str:
@@ -99,10 +115,14 @@ class Outcome:
 StageFunction = Callable[[Intake, Services], None]
 
 
+StageKind = Literal["gate", "check", "step"]
+
+
 @dataclass(frozen=True, slots=True)
 class Stage:
     name: str
     run: StageFunction
+    kind: StageKind
 
 
 # --- the stages -------------------------------------------------------------
@@ -118,29 +138,41 @@ def parse(intake: Intake, services: Services) -> None:
 
 def envelope(intake: Intake, services: Services) -> None:
     assert intake.root is not None
-    header = read_header(intake.root)
-    intake.header = header
+    intake.header = read_header(intake.root)
+
+
+def catalogue(intake: Intake, services: Services) -> None:
+    """The document type is one this door and the catalogue take, with one of its functions."""
+    assert intake.header is not None
+    header, problems = intake.header, []
     if intake.transport.only is not None and header.document_type not in intake.transport.only:
-        raise Rejected.of(
-            ErrorCode.OPERATION_MISMATCH,
-            f"this operation takes {', '.join(sorted(intake.transport.only))}, not {header.document_type}",
-            "/Envelope/Header/Subject/documentType",
+        problems.append(
+            Problem(
+                ErrorCode.OPERATION_MISMATCH,
+                f"this operation takes {', '.join(sorted(intake.transport.only))}, not {header.document_type}",
+                "/Envelope/Header/Subject/documentType",
+            )
         )
-    document = services.schemas.get(header.document_type)
-    if document is None:
-        raise Rejected.of(
-            ErrorCode.DOCUMENT_TYPE_UNKNOWN,
-            f"document type {header.document_type!r} is not in the catalogue",
-            "/Envelope/Header/Subject/documentType",
+    intake.document = services.schemas.get(header.document_type)
+    if intake.document is None:
+        problems.append(
+            Problem(
+                ErrorCode.DOCUMENT_TYPE_UNKNOWN,
+                f"document type {header.document_type!r} is not in the catalogue",
+                "/Envelope/Header/Subject/documentType",
+            )
         )
-    if header.function not in document.functions:
-        raise Rejected.of(
-            ErrorCode.FUNCTION_NOT_ALLOWED,
-            f"function {header.function!r} is not allowed for {document.name}; "
-            f"allowed: {', '.join(sorted(document.functions))}",
-            "/Envelope/Header/Subject/function",
+    elif header.function not in intake.document.functions:
+        problems.append(
+            Problem(
+                ErrorCode.FUNCTION_NOT_ALLOWED,
+                f"function {header.function!r} is not allowed for {intake.document.name}; "
+                f"allowed: {', '.join(sorted(intake.document.functions))}",
+                "/Envelope/Header/Subject/function",
+            )
         )
-    intake.document = document
+    if problems:
+        raise Rejected(*problems)
 
 
 def verify(intake: Intake, services: Services) -> None:
@@ -158,7 +190,7 @@ def verify(intake: Intake, services: Services) -> None:
 
 
 def authorise(intake: Intake, services: Services) -> None:
-    assert intake.header is not None and intake.party is not None and intake.document is not None
+    assert intake.header is not None and intake.party is not None
     problems = []
     if intake.header.recipient.identity != services.settings.gateway.identity:
         problems.append(
@@ -169,7 +201,8 @@ def authorise(intake: Intake, services: Services) -> None:
                 "/Envelope/Header/To/identity",
             )
         )
-    if not intake.party.roles & intake.document.senders:
+    intake.role_permitted = intake.document is not None and bool(intake.party.roles & intake.document.senders)
+    if intake.document is not None and not intake.role_permitted:
         problems.append(
             Problem(
                 ErrorCode.ROLE_NOT_PERMITTED,
@@ -183,9 +216,12 @@ def authorise(intake: Intake, services: Services) -> None:
 
 
 def validate(intake: Intake, services: Services) -> None:
-    assert intake.root is not None and intake.document is not None
+    assert intake.root is not None
     problems = services.schemas.validate_envelope(intake.root)
-    problems += services.schemas.validate_payload(intake.document, content_element(intake.root))
+    if intake.document is not None:
+        payload_problems = services.schemas.validate_payload(intake.document, content_element(intake.root))
+        intake.payload_valid = not payload_problems
+        problems += payload_problems
     if problems:
         raise Rejected(*problems)
 
@@ -195,8 +231,8 @@ def entitle(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.header is not None and intake.party is not None
     check = services.behaviours.of(intake.header.document_type).entitle
     content = content_element(intake.root)
-    if check is None or content is None:
-        return
+    if check is None or content is None or not (intake.payload_valid and intake.role_permitted):
+        return  # asking who is in charge makes sense only of a valid payload its sender may send
     with services.engine.connect() as connection:
         problems = check(intake.party, content, connection)
     if problems:
@@ -273,17 +309,18 @@ def publish(intake: Intake, services: Services) -> None:
 
 
 DEFAULT_STAGES: tuple[Stage, ...] = (
-    Stage("parse", parse),
-    Stage("envelope", envelope),
-    Stage("verify", verify),
-    Stage("authorise", authorise),
-    Stage("validate", validate),
-    Stage("entitle", entitle),
-    Stage("answer", answer),
-    Stage("receipt", receipt),
-    Stage("record", record),
-    Stage("recorded", recorded),
-    Stage("publish", publish),
+    Stage("parse", parse, "gate"),
+    Stage("envelope", envelope, "gate"),
+    Stage("catalogue", catalogue, "check"),
+    Stage("verify", verify, "gate"),
+    Stage("authorise", authorise, "check"),
+    Stage("validate", validate, "check"),
+    Stage("entitle", entitle, "check"),
+    Stage("answer", answer, "step"),
+    Stage("receipt", receipt, "step"),
+    Stage("record", record, "step"),
+    Stage("recorded", recorded, "step"),
+    Stage("publish", publish, "step"),
 )
 
 
@@ -310,7 +347,7 @@ class Pipeline:
         try:
             for stage in self.stages:
                 stage_name = stage.name
-                stage.run(intake, self.services)
+                self._run(stage, intake)
                 if stage.name == "envelope" and intake.header:
                     bound = bound.bind(message_id=intake.header.message_id, sender=intake.header.sender.identity, document_type=intake.header.document_type)
         except Rejected as rejection:
@@ -331,6 +368,16 @@ class Pipeline:
             )
         metrics.observe_intake(transport.door, _label(outcome), time.perf_counter() - started)
         return outcome
+
+    def _run(self, stage: Stage, intake: Intake) -> None:
+        if stage.kind == "step" and intake.problems:
+            raise Rejected(*intake.problems)
+        try:
+            stage.run(intake, self.services)
+        except Rejected as rejection:
+            if stage.kind != "check":
+                raise  # a gate: only its own problems count
+            intake.problems.extend(rejection.problems)
 
     def refuse(self, transport: Transport, problem: Problem, body: bytes = b"") -> Outcome:
         """A signed rejection for a message the door refused before reading it (size, content type)."""

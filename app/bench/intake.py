@@ -139,7 +139,10 @@ def _ceiling(settings: Settings) -> tuple[float, int]:
     try:
         identity = SigningIdentity.load(settings.party_key(PARTY), settings.party_cert(PARTY))
         bodies = [client.sign(client.refresh(client.load_envelope(SAMPLE)), identity) for _ in range(CEILING_MESSAGES)]
-        stages = (pipeline.parse, pipeline.envelope, pipeline.verify, pipeline.authorise, pipeline.validate, pipeline.receipt)
+        stages = (
+            pipeline.parse, pipeline.envelope, pipeline.catalogue, pipeline.verify, pipeline.authorise, pipeline.validate,
+            pipeline.receipt,
+        )
         transport = pipeline.Transport("bench")
         started = time.perf_counter()
         for body in bodies:
