@@ -127,12 +127,19 @@ def _refuse_forbidden_nodes(root: etree._Element) -> None:
         )
 
 
+# libxml2's own limits without XML_PARSE_HUGE (which the parser never sets for a message).
+MAX_DEPTH = 256
+MAX_NODE_BYTES = 10_000_000
+
+
 def _syntax_rejection(exc: etree.XMLSyntaxError) -> Rejected:
     message = str(exc.msg or exc)
     location = f"line {exc.lineno}, column {exc.offset}" if exc.lineno else None
     lowered = message.lower()
-    if "huge" in lowered or "depth" in lowered or "too deep" in lowered or "excessive depth" in lowered:
-        return Rejected.of(ErrorCode.XML_LIMIT_EXCEEDED, message, location)
+    if "depth" in lowered or "too deep" in lowered:
+        return Rejected.of(ErrorCode.XML_LIMIT_EXCEEDED, f"the document is nested more than {MAX_DEPTH} elements deep", location)
+    if "huge" in lowered or "too long" in lowered or "resource limit" in lowered:
+        return Rejected.of(ErrorCode.XML_LIMIT_EXCEEDED, f"a node is larger than {MAX_NODE_BYTES:,} bytes", location)
     if "entity" in lowered and ("not defined" in lowered or "undeclared" in lowered):
         return Rejected.of(ErrorCode.XML_FORBIDDEN_CONSTRUCT, message, location)
     if "entity" in lowered or "doctype" in lowered or "dtd" in lowered:

@@ -110,6 +110,15 @@ class LiveGateway(GatewayProcess):
         super().__init__(config_path, log_path, {"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL}, role)
 
 
+def evaluate_location(location: str, root: etree._Element) -> list[etree._Element]:
+    """Evaluate a problem's location (gateway.locations: "line N, XPATH (prefix = namespace, ...)") on `root`'s tree."""
+    match = re.fullmatch(r"line \d+, (?P<path>\S+)(?: \((?P<bindings>.*)\))?", location)
+    assert match, location
+    bindings = match["bindings"].split(", ") if match["bindings"] else []
+    namespaces = dict(binding.split(" = ") for binding in bindings)
+    return root.getroottree().xpath(match["path"], namespaces=namespaces)
+
+
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:
     """Poll `condition` until it returns something truthy; fail the test with a clear message otherwise."""
     deadline = time.monotonic() + timeout

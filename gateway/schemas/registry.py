@@ -20,6 +20,7 @@ from gateway.config import read_toml
 from gateway.envelope import FUNCTION_NAMES
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import ConfigurationError
+from gateway.locations import describe, xpath_of
 from gateway.parties import ROLES
 
 BUILTIN_PACK = Path(__file__).parent / "catalogue.toml"
@@ -49,9 +50,7 @@ class Schema:
             if self._compiled.validate(element):
                 return []
             entries = list(self._compiled.error_log)[:MAX_ERRORS]
-        # libxml2 reports paths relative to the validated element; make them absolute.
-        base = element.getroottree().getpath(element)
-        return [Problem(code, entry.message, _location(entry, base)) for entry in entries]
+        return [_problem(code, entry, element) for entry in entries]
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,27 @@ def _check_entry(pack_file: Path, document: DocumentType, check_root: bool) -> N
             raise ConfigurationError(f"{where}: the root {document.root} is not a global element of {document.schema.path}")
 
 
-def _location(entry: etree._LogEntry, base: str) -> str:
-    if not entry.path:
-        return f"line {entry.line}"
-    relative = entry.path.split("/", 2)[2] if entry.path.count("/") >= 2 else ""
-    return f"line {entry.line}, {base}/{relative}" if relative else f"line {entry.line}, {base}"
+def _problem(code: ErrorCode, entry: etree._LogEntry, validated: etree._Element) -> Problem:
+    """libxml2's complaint with a location a person can read (gateway.locations), not its positional path."""
+    node = _node_at(entry, validated)
+    if node is None:
+        return Problem(code, entry.message, f"line {entry.line}")
+    _, bindings = xpath_of(node)
+    message = entry.message
+    for prefix, namespace in bindings.items():  # '{urn:...:declaration:1}hsCode' -> 'declaration:hsCode'
+        message = message.replace(f"{{{namespace}}}", f"{prefix}:")
+    return Problem(code, message, describe(node))
+
+
+def _node_at(entry: etree._LogEntry, validated: etree._Element) -> etree._Element | None:
+    """The element libxml2's path names; it is relative to the validated element ("/*" is the element)."""
+    if not entry.path or not entry.path.startswith("/*"):
+        return None
+    relative = entry.path[2:].lstrip("/")
+    if not relative:
+        return validated
+    try:
+        found = validated.xpath(relative)
+    except etree.XPathError:
+        return None
+    return found[0] if found and isinstance(found[0], etree._Element) else None
