@@ -204,7 +204,7 @@ def test_pack_type_without_a_route_is_refused_at_start_up(tmp_path: Path, pki_di
     settings = load_settings(config, environ={"GATEWAY_DB_URL": f"sqlite:///{tmp_path / 'gateway.db'}"})
 
     with pytest.raises(ConfigurationError, match=r"no route for WCO_GOODS_DECLARATION/01, WCO_GOODS_DECLARATION/02"):
-        assemble(settings).services
+        assemble(settings)
 
 
 # --- the pack in a running pipeline, by configuration alone --------------------------------------
