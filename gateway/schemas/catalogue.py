@@ -115,9 +115,8 @@ def builtin() -> Catalogue:
 @functools.cache
 def common_namespace() -> str:
     """The namespace of the common types (common.xsd) that the built-in payloads use for shared elements."""
-    namespace = etree.parse(str(COMMON_XSD), etree.XMLParser(no_network=True, resolve_entities=False)).getroot().get(
-        "targetNamespace"
-    )
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    namespace = etree.parse(str(COMMON_XSD), parser).getroot().get("targetNamespace")
     if not namespace:
         raise ConfigurationError(f"{COMMON_XSD} has no targetNamespace")
     return namespace
@@ -126,10 +125,9 @@ def common_namespace() -> str:
 def read_pack(path: Path) -> list[Definition]:
     """The definitions of one pack, in folder order; see the module's docstring for the forms a pack takes."""
     if path.is_dir():
-        if (path / DEFINITION_FILE).is_file():
-            return [_definition(read_toml(path / DEFINITION_FILE, "document definition"), path / DEFINITION_FILE)]
-        if (path / PACK_FILE).is_file():
-            return _pack_file(path / PACK_FILE)
+        for name in (DEFINITION_FILE, PACK_FILE):
+            if (path / name).is_file():
+                return read_pack(path / name)
         folders = sorted(child for child in path.iterdir() if (child / DEFINITION_FILE).is_file())
         if not folders:
             raise ConfigurationError(
@@ -138,10 +136,6 @@ def read_pack(path: Path) -> list[Definition]:
         return [definition for folder in folders for definition in read_pack(folder)]
     if path.name == DEFINITION_FILE:
         return [_definition(read_toml(path, "document definition"), path)]
-    return _pack_file(path)
-
-
-def _pack_file(path: Path) -> list[Definition]:
     entries = read_toml(path, "schema pack").get("document", [])
     return [_definition(entry, path, versioned=False) for entry in entries]
 
