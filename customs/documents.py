@@ -1,7 +1,9 @@
-"""Reading the business facts out of verified payloads (orders and declarations).
+"""Reading the business facts out of verified payloads (orders and declarations), and reading helpers.
 
 The payloads passed schema validation at intake, so required elements exist and
-have their types; these functions only pick out what the decisions use.
+have their types; these functions only pick out what the decisions use. A payload
+is read in its own namespace (its definition's, which validation enforced), and
+shared elements in the namespace of the common types: no module names a namespace.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from typing import Any
 
 from lxml import etree
 
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
-ORDER_NS = "urn:customs.gov.vn:ecom:order:1"
-DECLARATION_NS = "urn:customs.gov.vn:ecom:declaration:1"
-INSPECTION_NS = "urn:customs.gov.vn:ecom:inspection-result:1"
-PLATFORM_NS = "urn:customs.gov.vn:ecom:platform-registration:1"
-POLICY_NS = "urn:customs.gov.vn:ecom:policy-notice:1"
+from gateway.schemas.catalogue import common_namespace
+
+
+def prefixes(payload: etree._Element, prefix: str) -> dict[str, str]:
+    """Prefixes for paths below `payload`: `prefix` for the payload's own namespace, `cm` for the common types."""
+    return {prefix: etree.QName(payload).namespace, "cm": common_namespace()}
 
 
 def optional_text(element: etree._Element, path: str, namespaces: dict[str, str]) -> str | None:
@@ -34,13 +36,13 @@ def required_text(element: etree._Element, path: str, namespaces: dict[str, str]
 
 
 def read_order(order: etree._Element) -> dict[str, Any]:
-    o = _Reader(order, ORDER_NS)
+    o = _Reader(order)
     shipping = o.child("shipping")
     return {
         "order_id": o.text("orderId"),
-        "platform_id": o.text("platform/o:platformId"),
-        "platform_name": o.text("platform/o:name"),
-        "platform_url": o.text("platform/o:url"),
+        "platform_id": o.text("platform/p:platformId"),
+        "platform_name": o.text("platform/p:name"),
+        "platform_url": o.text("platform/p:url"),
         "direction": o.text("direction"),
         "order_date": o.text("orderDate"),
         "items": [
@@ -54,7 +56,7 @@ def read_order(order: etree._Element) -> dict[str, Any]:
                 "currency": i.text("currency"),
                 "origin": i.text("originCountry"),
             }
-            for i in o.children("items/o:item")
+            for i in o.children("items/p:item")
         ],
         "total": o.text("totalAmount"),
         "currency": o.text("currency"),
@@ -65,15 +67,15 @@ def read_order(order: etree._Element) -> dict[str, Any]:
 
 
 def read_declaration(declaration: etree._Element) -> dict[str, Any]:
-    d = _Reader(declaration, DECLARATION_NS)
+    d = _Reader(declaration)
     return {
         "number": d.text("declarationNumber"),
         "direction": d.text("direction"),
-        "declarant": declaration.findtext(f"{{{DECLARATION_NS}}}declarant/{{{COMMON_NS}}}id"),
+        "declarant": d.text("declarant/cm:id"),
         "customs_office": d.text("customsOffice"),
         "border_gate": d.text("borderGate"),
         "registration_date": d.optional("registrationDate"),
-        "orders": [{"order_id": r.text("orderId"), "platform_id": r.text("platformId")} for r in d.children("orders/d:orderRef")],
+        "orders": [{"order_id": r.text("orderId"), "platform_id": r.text("platformId")} for r in d.children("orders/p:orderRef")],
         "items": [
             {
                 "line": int(i.text("lineNumber")),
@@ -89,35 +91,30 @@ def read_declaration(declaration: etree._Element) -> dict[str, Any]:
                 "currency": i.optional("currency"),
                 "licence": i.optional("licenceNumber"),
             }
-            for i in d.children("items/d:item")
+            for i in d.children("items/p:item")
         ],
         "total_value_vnd": int(Decimal(d.text("totalCustomsValueVND"))),
     }
 
 
 class _Reader:
-    """Namespace-aware reads below one element; paths use the prefix of the element's own namespace."""
+    """Reads below one element; a path's first step is in the payload's namespace (more steps say p: or cm:)."""
 
-    def __init__(self, element: etree._Element, namespace: str) -> None:
+    def __init__(self, element: etree._Element, namespaces: dict[str, str] | None = None) -> None:
         self.element = element
-        self.namespace = namespace
-        self._prefix = "o" if namespace == ORDER_NS else "d"
-        self._ns = {self._prefix: namespace, "cm": COMMON_NS}
-
-    def _path(self, path: str) -> str:
-        return f"{self._prefix}:{path}"
+        self._ns = namespaces or prefixes(element, "p")
 
     def text(self, path: str) -> str:
-        return required_text(self.element, self._path(path), self._ns)
+        return required_text(self.element, f"p:{path}", self._ns)
 
     def optional(self, path: str) -> str | None:
-        return optional_text(self.element, self._path(path), self._ns)
+        return optional_text(self.element, f"p:{path}", self._ns)
 
     def child(self, path: str) -> _Reader:
-        element = self.element.find(self._path(path), namespaces=self._ns)
+        element = self.element.find(f"p:{path}", namespaces=self._ns)
         if element is None:
             raise ValueError(f"{path} is missing from {self.element.tag}")
-        return _Reader(element, self.namespace)
+        return _Reader(element, self._ns)
 
     def children(self, path: str) -> list[_Reader]:
-        return [_Reader(e, self.namespace) for e in self.element.findall(self._path(path), namespaces=self._ns)]
+        return [_Reader(e, self._ns) for e in self.element.findall(f"p:{path}", namespaces=self._ns)]

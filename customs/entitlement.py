@@ -22,7 +22,7 @@ from functools import partial
 from lxml import etree
 from sqlalchemy import Connection, select
 
-from customs.documents import COMMON_NS, INSPECTION_NS, PLATFORM_NS, POLICY_NS
+from customs.documents import prefixes
 from customs.platforms import may_change, operator_of
 from customs.policy import listing_ministries
 from customs.rules import BusinessRules, Rules
@@ -47,7 +47,7 @@ def _with_rules(check: Check, rules: Rules, party: Party, content: etree._Elemen
 
 
 def _inspection_result(party: Party, content: etree._Element, connection: Connection, rules: BusinessRules) -> list[Problem]:
-    ns = {"ir": INSPECTION_NS, "cm": COMMON_NS}
+    ns = prefixes(content, "ir")
     found = []
     authority = content.findtext("ir:inspectionAuthority/cm:code", namespaces=ns)
     if authority is not None and authority.strip() != party.identity:
@@ -82,7 +82,7 @@ def _inspection_result(party: Party, content: etree._Element, connection: Connec
 
 
 def _policy_notice(party: Party, content: etree._Element, connection: Connection, rules: BusinessRules) -> list[Problem]:
-    ministry = (content.findtext(f"{{{POLICY_NS}}}ministry/{{{COMMON_NS}}}code") or "").strip()
+    ministry = (content.findtext("pn:ministry/cm:code", namespaces=prefixes(content, "pn")) or "").strip()
     if ministry == party.identity:
         return []
     return [
@@ -106,7 +106,7 @@ def _platform_registration(
                 "PlatformRegistration/operator/id",
             )
         ]
-    platform_id = (content.findtext(f"{{{PLATFORM_NS}}}platformId") or "").strip()
+    platform_id = (content.findtext("pr:platformId", namespaces=prefixes(content, "pr")) or "").strip()
     current = connection.execute(
         select(platforms.c.operator, platforms.c.status).where(platforms.c.platform_id == platform_id)
     ).first()

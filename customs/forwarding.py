@@ -27,7 +27,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from customs.context import Context
-from customs.documents import COMMON_NS
+from customs.notices import PayloadBuilder
 from customs.partners import COUNTRIES, TO_DESTINATION, Rule, country
 from gateway.inbound import InboundMessage
 from gateway.outbound.compose import Subject, timestamp
@@ -35,7 +35,6 @@ from gateway.parties import Party
 from gateway.store.tables import MessageStatus, messages, outbox
 
 RESPONSE = "CUSTOMS_RESPONSE"
-RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
 ACCEPTED, REJECTED = "21", "22"
 RELAYED = frozenset({RESPONSE, "LANE_NOTICE", "RESULT_NOTICE", "RISK_ALERT"})  # answers, not receipts or pulls
 
@@ -91,7 +90,7 @@ def relay(message: InboundMessage, context: Context) -> str:
     ).one()
     content = copy.deepcopy(message.content)
     if header.document_type == RESPONSE:  # it answers our forward: make it answer the original instead
-        content.find(f"{{{RESPONSE_NS}}}respondsTo/{{{RESPONSE_NS}}}messageId").text = original.message_id
+        content.find("r:respondsTo/r:messageId", {"r": etree.QName(content).namespace}).text = original.message_id
     subject = Subject(header.document_type, header.function, original.reference, pre_reference=original.message_id)
     relayed = context.emit(original.sender, subject, content)
     return (
@@ -178,17 +177,15 @@ def _respond(message: InboundMessage, context: Context, reasons: Sequence[Reason
 def response_content(
     document_type: str, message_id: str, reference: str | None, decided_at: str, reasons: Sequence[Reason]
 ) -> etree._Element:
-    response = etree.Element(f"{{{RESPONSE_NS}}}CustomsResponse", nsmap={None: RESPONSE_NS, "cm": COMMON_NS})
-    responds_to = etree.SubElement(response, f"{{{RESPONSE_NS}}}respondsTo")
-    etree.SubElement(responds_to, f"{{{RESPONSE_NS}}}documentType").text = document_type
-    etree.SubElement(responds_to, f"{{{RESPONSE_NS}}}messageId").text = message_id
+    builder = PayloadBuilder(RESPONSE)
+    responds_to = builder.add(None, "respondsTo")
+    builder.add(responds_to, "documentType", document_type)
+    builder.add(responds_to, "messageId", message_id)
     if reference:
-        etree.SubElement(responds_to, f"{{{RESPONSE_NS}}}reference").text = reference[:50]
-    etree.SubElement(response, f"{{{RESPONSE_NS}}}decidedAt").text = decided_at
+        builder.add(responds_to, "reference", reference[:50])
+    builder.add(None, "decidedAt", decided_at)
     if reasons:
-        listed = etree.SubElement(response, f"{{{RESPONSE_NS}}}reasons")
+        listed = builder.add(None, "reasons")
         for reason in reasons:
-            element = etree.SubElement(listed, f"{{{RESPONSE_NS}}}reason")
-            etree.SubElement(element, f"{{{COMMON_NS}}}code").text = reason.code
-            etree.SubElement(element, f"{{{COMMON_NS}}}text").text = reason.text[:512]
-    return response
+            builder.reason(listed, reason.code, reason.text)
+    return builder.root

@@ -49,7 +49,7 @@ from sqlalchemy import Connection, select, update
 from customs.alerts import raise_alert
 from customs.calendar import working_hours_between
 from customs.context import Context
-from customs.documents import COMMON_NS, INSPECTION_NS, optional_text, required_text
+from customs.documents import optional_text, prefixes, required_text
 from customs.notices.result import FUNCTION_OF_OUTCOME, NoticeItem, result_notice
 from customs.sharing import share
 from customs.state import DeclarationStatus, InspectionStatus, declarations, inspections
@@ -60,7 +60,6 @@ from gateway.store.tables import messages
 
 log = structlog.get_logger(__name__)
 
-_NS = {"ir": INSPECTION_NS, "cm": COMMON_NS}
 LATE = "LATE_INSPECTION_RESULT"
 UNMATCHED = "INSPECTION_RESULT_UNMATCHED"
 
@@ -93,19 +92,20 @@ class InspectionResult:
 
 
 def read_result(content: etree._Element) -> InspectionResult:
+    ns = prefixes(content, "ir")
     return InspectionResult(
-        declaration=required_text(content, "ir:declarationNumber", _NS),
-        certificate=required_text(content, "ir:inspectionCertificateNumber", _NS),
-        issued_at=dt.datetime.fromisoformat(required_text(content, "ir:issuedAt", _NS)),
+        declaration=required_text(content, "ir:declarationNumber", ns),
+        certificate=required_text(content, "ir:inspectionCertificateNumber", ns),
+        issued_at=dt.datetime.fromisoformat(required_text(content, "ir:issuedAt", ns)),
         items=tuple(
             ItemResult(
-                line=int(required_text(item, "ir:lineNumber", _NS)),
-                hs_code=required_text(item, "ir:hsCode", _NS),
-                passed=required_text(item, "ir:result", _NS) == "PASS",
-                reason=optional_text(item, "ir:reason", _NS),
-                conditions=optional_text(item, "ir:conditions", _NS),
+                line=int(required_text(item, "ir:lineNumber", ns)),
+                hs_code=required_text(item, "ir:hsCode", ns),
+                passed=required_text(item, "ir:result", ns) == "PASS",
+                reason=optional_text(item, "ir:reason", ns),
+                conditions=optional_text(item, "ir:conditions", ns),
             )
-            for item in content.iterfind("ir:items/ir:item", _NS)
+            for item in content.iterfind("ir:items/ir:item", ns)
         ),
     )
 

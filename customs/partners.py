@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from customs.documents import prefixes
 from gateway.config import read_toml
 from gateway.exceptions import ConfigurationError
 from gateway.parties import ROLES, Party
@@ -30,19 +31,15 @@ class Countries:
     destination: str  # the country it is for: the receiving single window's
 
 
-_NS = {
-    "cm": "urn:customs.gov.vn:ecom:common:1",
-    "fd": "urn:customs.gov.vn:asw:atiga-form-d:1",
-    "ac": "urn:customs.gov.vn:asw:acdd:1",
-}
+# Paths below the payload: p: is its own namespace, cm: the common types'.
 COUNTRIES: dict[str, Countries] = {
-    "ATIGA_FORM_D": Countries("fd:issuingAuthority/fd:countryCode", "fd:consignee/cm:countryCode"),
-    "ACDD": Countries("ac:countryOfExport", "ac:countryOfDestination"),
+    "ATIGA_FORM_D": Countries("p:issuingAuthority/p:countryCode", "p:consignee/cm:countryCode"),
+    "ACDD": Countries("p:countryOfExport", "p:countryOfDestination"),
 }
 
 
 def country(payload: etree._Element, path: str) -> str | None:
-    found = payload.xpath(f"string({path})", namespaces=_NS)
+    found = payload.xpath(f"string({path})", namespaces=prefixes(payload, "p"))
     return str(found).strip() or None
 
 

@@ -23,14 +23,12 @@ from lxml import etree
 from sqlalchemy import Connection, insert, select, update
 
 from customs.context import Context
-from customs.documents import COMMON_NS, PLATFORM_NS, required_text
+from customs.documents import prefixes, required_text
 from customs.state import platform_history, platforms
 from customs.timestamps import as_utc, local_midnight
 from gateway.inbound import InboundMessage
 
 log = structlog.get_logger(__name__)
-
-_NS = {"pr": PLATFORM_NS, "cm": COMMON_NS}
 
 ACTIVE = "ACTIVE"
 CANCELLED = "CANCELLED"  # by function 03; SUSPENDED and CLOSED are sent as the platform's status
@@ -41,7 +39,7 @@ def receive(message: InboundMessage, context: Context) -> str:
     assert message.content is not None
     header = message.header
     sender = header.sender.identity
-    platform_id = required_text(message.content, "pr:platformId", _NS)
+    platform_id = required_text(message.content, "pr:platformId", prefixes(message.content, "pr"))
     bound = log.bind(
         platform=platform_id, sender=sender, message_id=message.stored.message_id, correlation_id=context.correlation_id
     )
@@ -109,26 +107,27 @@ def may_change(operator: str, status: str, sender: str, sender_is_ministry: bool
 
 def operator_of(content: etree._Element) -> str:
     """The operator a registration names: its party id (`operator/cm:id`)."""
-    return required_text(content, "pr:operator/cm:id", _NS)
+    return required_text(content, "pr:operator/cm:id", prefixes(content, "pr"))
 
 
 def read_registration(content: etree._Element, zone: ZoneInfo) -> dict[str, Any]:
     """The registry row for a registration or amendment (effective dates are local dates in `zone`)."""
-    effective_from = dt.date.fromisoformat(required_text(content, "pr:effectiveFrom", _NS))
+    ns = prefixes(content, "pr")
+    effective_from = dt.date.fromisoformat(required_text(content, "pr:effectiveFrom", ns))
     return {
-        "name": required_text(content, "pr:name", _NS),
+        "name": required_text(content, "pr:name", ns),
         "operator": operator_of(content),
-        "country": required_text(content, "pr:countryCode", _NS),
-        "status": required_text(content, "pr:status", _NS),
+        "country": required_text(content, "pr:countryCode", ns),
+        "status": required_text(content, "pr:status", ns),
         "facts": {
-            "operator_name": required_text(content, "pr:operator/cm:name", _NS),
-            "operator_tax_code": content.findtext("pr:operator/cm:taxCode", namespaces=_NS),
-            "websites": [url.strip() for url in content.xpath("pr:websites/pr:url/text()", namespaces=_NS)],
-            "type": required_text(content, "pr:platformType", _NS),
+            "operator_name": required_text(content, "pr:operator/cm:name", ns),
+            "operator_tax_code": content.findtext("pr:operator/cm:taxCode", namespaces=ns),
+            "websites": [url.strip() for url in content.xpath("pr:websites/pr:url/text()", namespaces=ns)],
+            "type": required_text(content, "pr:platformType", ns),
             "effective_from": effective_from.isoformat(),
             "effective_from_at": local_midnight(effective_from, zone).isoformat(),
-            "contact_email": content.findtext("pr:contactEmail", namespaces=_NS),
-            "contact_phone": content.findtext("pr:contactPhone", namespaces=_NS),
+            "contact_email": content.findtext("pr:contactEmail", namespaces=ns),
+            "contact_phone": content.findtext("pr:contactPhone", namespaces=ns),
         },
     }
 

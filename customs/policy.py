@@ -30,14 +30,13 @@ from lxml import etree
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from customs.context import Context
-from customs.documents import COMMON_NS, POLICY_NS, optional_text, required_text
+from customs.documents import optional_text, prefixes, required_text
 from customs.state import policy_entries
 from customs.timestamps import as_utc, as_utc_or_none, local_midnight
 from gateway.inbound import InboundMessage
 
 log = structlog.get_logger(__name__)
 
-_NS = {"pn": POLICY_NS, "cm": COMMON_NS}
 KIND_OF_ELEMENT = {"exceptionEntry": "exception", "quantityExemptionEntry": "quantity"}
 
 
@@ -71,7 +70,7 @@ def receive(message: InboundMessage, context: Context) -> str:
     assert message.content is not None
     header = message.header
     ministry = header.sender.identity
-    notice = required_text(message.content, "pn:noticeNumber", _NS)
+    notice = required_text(message.content, "pn:noticeNumber", prefixes(message.content, "pn"))
     bound = log.bind(
         notice=notice, ministry=ministry, message_id=message.stored.message_id, correlation_id=context.correlation_id
     )
@@ -124,32 +123,33 @@ def _withdraw(tx: Connection, ministry: str, notice: str, now: dt.datetime) -> i
 def _entries(
     content: etree._Element, ministry: str, notice: str, zone: ZoneInfo, now: dt.datetime, message: int
 ) -> list[dict[str, Any]]:
-    effective_to = optional_text(content, "pn:effectiveTo", _NS)
+    ns = prefixes(content, "pn")
+    effective_to = optional_text(content, "pn:effectiveTo", ns)
     validity = {
-        "effective_from": local_midnight(dt.date.fromisoformat(required_text(content, "pn:effectiveFrom", _NS)), zone),
+        "effective_from": local_midnight(dt.date.fromisoformat(required_text(content, "pn:effectiveFrom", ns)), zone),
         "effective_to": (
             local_midnight(dt.date.fromisoformat(effective_to) + dt.timedelta(days=1), zone) if effective_to else None
         ),
     }
-    entries = content.find("pn:entries", _NS)
+    entries = content.find("pn:entries", ns)
     assert entries is not None  # schema-valid
     rows = []
     for position, element in enumerate(entries, start=1):
-        quantity = optional_text(element, "pn:maxQuantity", _NS)
+        quantity = optional_text(element, "pn:maxQuantity", ns)
         rows.append(
             {
                 "notice": notice,
                 "ministry": ministry,
                 # entryId is optional; the position in the notice then names the entry.
-                "entry_id": optional_text(element, "pn:entryId", _NS) or str(position),
+                "entry_id": optional_text(element, "pn:entryId", ns) or str(position),
                 "kind": KIND_OF_ELEMENT[etree.QName(element).localname],
-                "hs_code": optional_text(element, "pn:hsCode", _NS),
-                "hs_prefix": optional_text(element, "pn:hsPrefix", _NS),
-                "description": optional_text(element, "pn:description", _NS),
-                "reason": optional_text(element, "pn:reason", _NS),
+                "hs_code": optional_text(element, "pn:hsCode", ns),
+                "hs_prefix": optional_text(element, "pn:hsPrefix", ns),
+                "description": optional_text(element, "pn:description", ns),
+                "reason": optional_text(element, "pn:reason", ns),
                 "max_quantity": float(quantity) if quantity is not None else None,
-                "unit": optional_text(element, "pn:unit", _NS),
-                "per": optional_text(element, "pn:per", _NS),
+                "unit": optional_text(element, "pn:unit", ns),
+                "per": optional_text(element, "pn:per", ns),
                 "recorded_at": now,
                 "withdrawn_at": None,
                 "message": message,

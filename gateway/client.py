@@ -19,7 +19,8 @@ from lxml import etree
 from gateway import xmlsafe
 from gateway.envelope import DSIG_NS, content_element, qname, read_header
 from gateway.exceptions import ReceiptError, Rejected
-from gateway.receipts import RECEIPT_NS
+from gateway.receipts import RECEIPT
+from gateway.schemas.catalogue import builtin
 from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.sign import serialize, sign_envelope
 from gateway.signing.trust import TrustStore
@@ -93,29 +94,28 @@ def receipt_view(root: etree._Element, data: bytes) -> ReceiptView:
     """What a receipt whose signature was already checked says (`data`: its bytes, kept as they are)."""
     header = read_header(root)
     receipt = content_element(root)
-    if receipt is None or receipt.tag != f"{{{RECEIPT_NS}}}Receipt":
+    if receipt is None or receipt.tag != builtin().root(RECEIPT):
         raise ReceiptError("the response is not a receipt")
+    ns = {"r": etree.QName(receipt).namespace}
 
-    def text(parent: etree._Element, local: str) -> str | None:
-        found = parent.find(f"{{{RECEIPT_NS}}}{local}")
-        return found.text if found is not None else None
+    def text(parent: etree._Element, path: str) -> str | None:
+        return parent.findtext(path, namespaces=ns)
 
     errors = tuple(
-        (text(error, "code") or "", text(error, "message") or "", text(error, "location"))
-        for error in receipt.iterfind(f"{{{RECEIPT_NS}}}errors/{{{RECEIPT_NS}}}error")
+        (text(error, "r:code") or "", text(error, "r:message") or "", text(error, "r:location"))
+        for error in receipt.iterfind("r:errors/r:error", ns)
     )
-    digest = receipt.find(f"{{{RECEIPT_NS}}}digest")
-    batch = receipt.find(f"{{{RECEIPT_NS}}}batch")
+    batch = receipt.find("r:batch", ns)
     return ReceiptView(
-        status=text(receipt, "status") or "",
+        status=text(receipt, "r:status") or "",
         function=header.function,
-        received_message_id=text(receipt, "receivedMessageId"),
-        digest=text(digest, "value") if digest is not None else "",
+        received_message_id=text(receipt, "r:receivedMessageId"),
+        digest=text(receipt, "r:digest/r:value") or "",
         errors=errors,
         signer=header.sender.identity,
         raw=data,
-        batch=tuple(base64.b64decode(m.text or "") for m in batch.iterfind(f"{{{RECEIPT_NS}}}message")) if batch is not None else (),
-        remaining=int(text(batch, "remaining") or 0) if batch is not None else 0,
+        batch=tuple(base64.b64decode(m.text or "") for m in batch.iterfind("r:message", ns)) if batch is not None else (),
+        remaining=int(text(batch, "r:remaining") or 0) if batch is not None else 0,
     )
 
 

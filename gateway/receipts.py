@@ -20,11 +20,12 @@ from lxml import etree
 
 from gateway.envelope import ENVELOPE_NS, ENVELOPE_VERSION, Header, PartyRef
 from gateway.errors import Problem
+from gateway.schemas.catalogue import builtin
 from gateway.signing.algorithms import SHA256_DIGEST
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.sign import serialize, sign_envelope
 
-RECEIPT_NS = "urn:customs.gov.vn:ecom:receipt:1"
+RECEIPT = "RECEIPT"
 UNKNOWN_PARTY = PartyRef("UNKNOWN", "Unknown sender", "ZZ")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _IDENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -56,6 +57,8 @@ class ReceiptBuilder:
         self.gateway = gateway
         self.signer = signer
         self._from = _party(gateway)
+        root = etree.QName(builtin().root(RECEIPT))
+        self._receipt = (root.localname, root.namespace)
 
     def acceptance(self, header: Header, digest: bytes, received_at: dt.datetime, batch: Batch | None = None) -> Receipt:
         return self._build("ACCEPTED", "99", header, header.sender, digest, received_at, (), batch)
@@ -82,9 +85,10 @@ class ReceiptBuilder:
         batch: Batch | None = None,
     ) -> Receipt:
         receipt_id = str(uuid.uuid4())
+        local, namespace = self._receipt
         original_id = header.message_id if header and _UUID.match(header.message_id) else None
         to = _addressable(sender)
-        subject = ["<documentType>RECEIPT</documentType>", f"<function>{function}</function>"]
+        subject = [f"<documentType>{RECEIPT}</documentType>", f"<function>{function}</function>"]
         if header and header.reference and len(header.reference) <= 64:
             subject.append(f"<reference>{_x(header.reference)}</reference>")
         if original_id:
@@ -101,13 +105,13 @@ class ReceiptBuilder:
             f'<Envelope xmlns="{ENVELOPE_NS}"><Header>'
             f"<Reference><version>{ENVELOPE_VERSION}</version><messageId>{receipt_id}</messageId></Reference>"
             f"<From>{self._from}</From><To>{_party(to)}</To><Subject>{''.join(subject)}</Subject>"
-            f'</Header><Body><Content><Receipt xmlns="{RECEIPT_NS}">'
+            f'</Header><Body><Content><{local} xmlns="{namespace}">'
             + (f"<receivedMessageId>{original_id}</receivedMessageId>" if original_id else "")
             + f"<status>{status}</status><receivedAt>{_timestamp(received_at)}</receivedAt>"
             f"<digest><algorithm>{SHA256_DIGEST}</algorithm><value>{base64.b64encode(digest).decode('ascii')}</value></digest>"
             + (f"<errors>{errors}</errors>" if errors else "")
             + (_batch(batch) if batch is not None else "")
-            + "</Receipt></Content></Body></Envelope>"
+            + f"</{local}></Content></Body></Envelope>"
         )
         # Built as text (every value escaped) because it is several times faster than
         # element by element; the parser below is ours, and the result is schema-valid.

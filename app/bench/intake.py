@@ -31,14 +31,14 @@ from rich.table import Table
 from app.bench.load import LoadPlan, LoadResult, run_load_process
 from app.process import GatewayProcess
 from app.wiring import assemble
-from conformance import SAMPLES_DIR
+from conformance import sample
 from gateway import client, pipeline
 from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings, write_config
 from gateway.signing.keys import SigningIdentity
 
-SAMPLE = SAMPLES_DIR / "ECOM_DECLARATION.xml"
-PARTY = "0309876543"
+DECLARATION = sample("ECOM_DECLARATION")
+SAMPLE, PARTY = DECLARATION.file, DECLARATION.sender
 LOAD_PROCESSES = 2
 CEILING_MESSAGES = 1000
 console = Console(stderr=True)

@@ -28,12 +28,13 @@ from app.cli.business_demo import BusinessDemo
 from app.cli.output import console
 from app.cli.report import period_of, render_tables
 from app.process import GatewayProcess
-from conformance import SAMPLE_SENDERS, SAMPLES_DIR, attacks
+from conformance import SAMPLE_SENDERS, attacks, sample
 from customs.rules import business_rules
 from customs.statistics import report
 from gateway import client
 from gateway.config import Settings, load_settings
 from gateway.envelope import qname
+from gateway.schemas.catalogue import builtin
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
@@ -56,7 +57,7 @@ class Demo:
         return self._identities[party]
 
     def envelope(self, document_type: str, sender: str | None = None) -> etree._Element:
-        root = client.refresh(client.load_envelope(SAMPLES_DIR / f"{document_type}.xml"))
+        root = client.refresh(client.load_envelope(sample(document_type).file))
         if sender:
             root.find(f"{qname('Header')}/{qname('From')}/{qname('identity')}").text = sender
         return root
@@ -155,7 +156,7 @@ def _bad_messages(demo: Demo) -> None:
 
     def schema_invalid() -> bytes:
         root = demo.envelope("ECOM_DECLARATION", "0309876543")
-        for hs_code in root.iter("{urn:customs.gov.vn:ecom:declaration:1}hsCode"):
+        for hs_code in root.iter(f"{{{builtin().namespace('ECOM_DECLARATION')}}}hsCode"):
             hs_code.text = "12345678901"
         return client.sign(root, demo.identity("0309876543"))
 

@@ -37,19 +37,17 @@ from rich.table import Table
 from app.cli.output import console
 from app.cli.pull import Puller
 from app.process import GatewayProcess
-from conformance import SAMPLES_DIR
+from conformance import sample
 from gateway import client, xmlsafe
 from gateway.config import DEFAULT_AMQP_URL, Settings, load_settings, write_config, write_table_array
 from gateway.envelope import Header, PartyRef, qname, read_header
 from gateway.outbound.outbox import Outbox
+from gateway.schemas.catalogue import builtin, common_namespace
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import PartyKeySpec, init_pki
 from gateway.signing.trust import TrustStore
 
 EXCHANGED = ["ATIGA_FORM_D", "ACDD"]
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
-FORM_D_NS = "urn:customs.gov.vn:asw:atiga-form-d:1"
-ACDD_NS = "urn:customs.gov.vn:asw:acdd:1"
 
 
 @dataclass(frozen=True)
@@ -210,14 +208,14 @@ class Nsw:
 
 def document(kind: str, sender: Side, receiver: Side, reference: str, origin: str | None = None) -> etree._Element:
     """A sample e-Form D or ACDD from `sender`'s NSW, issued in `origin` (its country) for `receiver`'s country."""
-    root = client.refresh(client.load_envelope(SAMPLES_DIR / f"{kind}.xml"))
+    root = client.refresh(client.load_envelope(sample(kind).file))
     header = root.find(qname("Header"))
     for element, party in ((header.find(qname("From")), sender.nsw), (header.find(qname("To")), sender.gateway)):
         element.find(qname("name")).text = party.name
         element.find(qname("identity")).text = party.identity
         element.find(qname("countryCode")).text = party.country_code
     header.find(f"{qname('Subject')}/{qname('reference')}").text = reference
-    ns = {"fd": FORM_D_NS, "ac": ACDD_NS, "cm": COMMON_NS}
+    ns = {"fd": builtin().namespace("ATIGA_FORM_D"), "ac": builtin().namespace("ACDD"), "cm": common_namespace()}
     origin = origin or sender.gateway.country_code
     destination = receiver.gateway.country_code
     values = {
@@ -295,7 +293,7 @@ def exchange(sender: Nsw, receiver: Nsw, kind: str, origin: str | None = None) -
         arrived = f"{receiver.side.nsw.identity} (from {header.sender.identity})"
     sent = receipt.received_message_id
     answer, body = sender.receive(lambda h: h.document_type == "CUSTOMS_RESPONSE" and h.pre_reference == sent)
-    reasons = xmlsafe.parse(body).xpath("//cm:code/text()", namespaces={"cm": COMMON_NS})
+    reasons = xmlsafe.parse(body).xpath("//cm:code/text()", namespaces={"cm": common_namespace()})
     verdict = {"21": "21 accepted", "22": "22 rejected"}[answer.function]
     return *route, f"{receipt.status} {ref}", arrived, verdict, " ".join(reasons)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from conformance import SAMPLE_SENDERS, SAMPLES_DIR
+from conformance import SAMPLE_SENDERS, sample
 from conformance.suite import edits, signatures, spec
 from conformance.suite.identities import Credentials
 from conformance.suite.model import Case, Step
@@ -89,7 +89,7 @@ class Builder:
         return Message(body, prepared.sender, message_id, step.content_type, step.operation)
 
     def _envelope(self, step: Step, claim: str, earlier: Mapping[str, Message]) -> etree._Element:
-        root = client.load_envelope(SAMPLES_DIR / f"{step.sample}.xml")
+        root = client.load_envelope(sample(step.sample).file)
         _field(root, "From", "identity").text = claim
         _field(root, "To", "identity").text = self.credentials.gateway_id
         client.refresh(root, earlier[step.message_id].message_id if step.message_id else str(uuid.uuid4()))

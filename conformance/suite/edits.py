@@ -14,11 +14,11 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from conformance import SAMPLES_DIR
+from conformance import sample
 from conformance.suite.model import Edit
 from gateway.envelope import DSIG_NS, ENVELOPE_NS, content_element, qname
+from gateway.schemas.catalogue import common_namespace
 
-COMMON_NS = "urn:customs.gov.vn:ecom:common:1"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
@@ -28,7 +28,7 @@ class EditError(ValueError):
 
 def namespaces(root: etree._Element) -> dict[str, str]:
     payload = content_element(root)
-    prefixes = {"e": ENVELOPE_NS, "ds": DSIG_NS, "cm": COMMON_NS}
+    prefixes = {"e": ENVELOPE_NS, "ds": DSIG_NS, "cm": common_namespace()}
     if payload is not None and etree.QName(payload).namespace:
         prefixes["p"] = etree.QName(payload).namespace
     return prefixes
@@ -100,7 +100,7 @@ def _duplicate(root: etree._Element, edit: Edit) -> None:
 
 
 def _replace_payload(root: etree._Element, edit: Edit) -> None:
-    other = etree.parse(str(SAMPLES_DIR / f"{edit.sample}.xml"), _PARSER).getroot()
+    other = etree.parse(str(sample(edit.sample).file), _PARSER).getroot()
     replacement = content_element(other)
     content = root.find(f"{qname('Body')}/{qname('Content')}")
     current = content_element(root)

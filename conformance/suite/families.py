@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from conformance import SAMPLES_DIR
+from conformance import sample
 from conformance.suite import spec
 from conformance.suite.edits import namespaces, path_of
 from conformance.suite.signatures import CANONICALIZATIONS
@@ -198,7 +198,7 @@ def signature_variants(family: Family, rng: random.Random) -> Iterator[CaseTable
 
 
 def _sample(document_type: str) -> etree._Element:
-    return etree.parse(str(SAMPLES_DIR / f"{document_type}.xml"), _PARSER).getroot()
+    return etree.parse(str(sample(document_type).file), _PARSER).getroot()
 
 
 def _payload_leaves(root: etree._Element) -> list[etree._Element]:

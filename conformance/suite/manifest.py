@@ -19,7 +19,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from conformance import SAMPLES_DIR
 from conformance.suite import spec
 from conformance.suite.edits import EDIT_OPS
 from conformance.suite.families import GENERATORS, Family
@@ -145,7 +144,7 @@ def _step(table: _Table, name: str | None = None) -> Step:
     if len(sources) != 1:
         raise ManifestError(f"{table.where}: give exactly one of sample, body and resend, not {sources}")
     sample = table.take("sample", str, None)
-    if sample is not None and (sample not in spec.documents() or not (SAMPLES_DIR / f"{sample}.xml").exists()):
+    if sample is not None and (sample not in spec.documents() or spec.documents()[sample].sample is None):
         raise ManifestError(f"{table.where}: no sample for document type {sample!r}")
     step = Step(
         name=name,

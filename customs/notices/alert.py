@@ -1,4 +1,4 @@
-"""The RISK_ALERT payload (gateway/schemas/xsd/risk_alert.xsd): what was noticed, about whom, and the figures."""
+"""The RISK_ALERT payload (gateway/schemas/packs/RISK_ALERT/risk_alert.xsd): what was noticed, about whom, and the figures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from lxml import etree
 from customs.notices import PayloadBuilder, symbol
 from gateway.outbound.compose import timestamp
 
-RISK_ALERT_NS = "urn:customs.gov.vn:ecom:risk-alert:1"
 MAX_REASONS = 100  # the schema's bounds
 MAX_METRICS = 50
 
@@ -30,7 +29,7 @@ class RiskAlert:
 
 
 def risk_alert(alert: RiskAlert) -> etree._Element:
-    builder = PayloadBuilder(RISK_ALERT_NS, "RiskAlert")
+    builder = PayloadBuilder("RISK_ALERT")
     builder.add(None, "alertId", alert.alert_id)
     builder.add(None, "raisedAt", timestamp(alert.raised_at))
     builder.add(None, "severity", alert.severity)

@@ -15,7 +15,6 @@ from lxml import etree
 from customs.notices import PayloadBuilder, clip, symbol
 from gateway.outbound.compose import timestamp
 
-LANE_NOTICE_NS = "urn:customs.gov.vn:ecom:lane-notice:1"
 _NEXT_STEP = {
     "GREEN": "",
     "YELLOW": "Xuất trình hồ sơ, chứng từ để cơ quan hải quan kiểm tra trước khi thông quan.",
@@ -24,7 +23,7 @@ _NEXT_STEP = {
 
 
 def lane_notice(number: str, lane: str, decided_at: dt.datetime, reasons: Sequence[tuple[str, str]], items: Sequence[dict[str, Any]]) -> etree._Element:
-    builder = PayloadBuilder(LANE_NOTICE_NS, "LaneNotice")
+    builder = PayloadBuilder("LANE_NOTICE")
     builder.add(None, "declarationNumber", number)
     builder.add(None, "lane", lane)
     builder.add(None, "decidedAt", timestamp(decided_at))

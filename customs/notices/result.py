@@ -16,7 +16,6 @@ from lxml import etree
 from customs.notices import PayloadBuilder, clip
 from gateway.outbound.compose import timestamp
 
-RESULT_NOTICE_NS = "urn:customs.gov.vn:ecom:result-notice:1"
 FUNCTION_OF_OUTCOME = {"COMPLETED": "23", "CANCELLED": "24", "REJECTED": "26"}
 
 
@@ -30,7 +29,7 @@ class NoticeItem:
 def result_notice(
     number: str, outcome: str, decided_at: dt.datetime, items: Sequence[NoticeItem], text: str | None = None
 ) -> etree._Element:
-    builder = PayloadBuilder(RESULT_NOTICE_NS, "ResultNotice")
+    builder = PayloadBuilder("RESULT_NOTICE")
     builder.add(None, "declarationNumber", number)
     builder.add(None, "outcome", outcome)
     builder.add(None, "decidedAt", timestamp(decided_at))

@@ -26,6 +26,7 @@ from gateway.errors import ErrorCode
 from gateway.exceptions import ReadRefused, Rejected
 from gateway.parties import Party
 from gateway.receipts import Batch
+from gateway.schemas.catalogue import builtin
 
 if TYPE_CHECKING:
     from gateway.pipeline import Intake
@@ -38,8 +39,6 @@ ReferenceReader = Callable[[Connection, Party, str], list[bytes]]
 
 MESSAGE_QUERY = "MESSAGE_QUERY"
 MESSAGE_ACK = "MESSAGE_ACK"
-QUERY_NS = "urn:customs.gov.vn:ecom:message-query:1"
-ACK_NS = "urn:customs.gov.vn:ecom:message-ack:1"
 
 
 def register(behaviours: Behaviours, read_reference: ReferenceReader | None = None) -> None:
@@ -54,9 +53,10 @@ def answer(intake: Intake, services: Services, read_reference: ReferenceReader |
     query = content_element(intake.root)
     assert query is not None  # the payload was validated
     delivery = services.settings.delivery
-    asked = query.findtext(f"{{{QUERY_NS}}}limit")
+    ns = {"q": etree.QName(query).namespace}
+    asked = query.findtext("q:limit", namespaces=ns)
     limit = min(int(asked), delivery.batch_size) if asked else delivery.batch_size
-    reference = query.findtext(f"{{{QUERY_NS}}}reference")
+    reference = query.findtext("q:reference", namespaces=ns)
     if reference is None:
         return services.outbox.batch_for(intake.party.identity, limit, delivery.batch_bytes)
     where = "/Envelope/Body/Content/MessageQuery/reference"
@@ -75,7 +75,8 @@ def acknowledge(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.party is not None and intake.header is not None
     ack = content_element(intake.root)
     assert ack is not None  # the payload was validated
-    message_ids = [element.text.strip() for element in ack.iterfind(f"{{{ACK_NS}}}messageId") if element.text]
+    ns = {"a": etree.QName(ack).namespace}
+    message_ids = [element.text.strip() for element in ack.iterfind("a:messageId", ns) if element.text]
     count = services.outbox.acknowledge(intake.party.identity, message_ids, intake.body, intake.received_at)
     log.info("pulled messages acknowledged", sender=intake.party.identity, message_id=intake.header.message_id, delivered=count)
 
@@ -85,17 +86,19 @@ def acknowledge(intake: Intake, services: Services) -> None:
 
 def query_content(limit: int | None = None, reference: str | None = None) -> etree._Element:
     """The payload of a MESSAGE_QUERY: pending replies (at most `limit`), or what is about `reference`."""
-    query = etree.Element(f"{{{QUERY_NS}}}MessageQuery", nsmap={None: QUERY_NS})
+    namespace = builtin().namespace(MESSAGE_QUERY)
+    query = etree.Element(builtin().root(MESSAGE_QUERY), nsmap={None: namespace})
     if reference is not None:
-        etree.SubElement(query, f"{{{QUERY_NS}}}reference").text = reference
+        etree.SubElement(query, f"{{{namespace}}}reference").text = reference
     if limit is not None:
-        etree.SubElement(query, f"{{{QUERY_NS}}}limit").text = str(limit)
+        etree.SubElement(query, f"{{{namespace}}}limit").text = str(limit)
     return query
 
 
 def ack_content(message_ids: Iterable[str]) -> etree._Element:
     """The payload of a MESSAGE_ACK naming the messages received."""
-    ack = etree.Element(f"{{{ACK_NS}}}MessageAck", nsmap={None: ACK_NS})
+    namespace = builtin().namespace(MESSAGE_ACK)
+    ack = etree.Element(builtin().root(MESSAGE_ACK), nsmap={None: namespace})
     for message_id in message_ids:
-        etree.SubElement(ack, f"{{{ACK_NS}}}messageId").text = message_id
+        etree.SubElement(ack, f"{{{namespace}}}messageId").text = message_id
     return ack

@@ -1,1 +1,1 @@
-"""Document schemas: the built-in catalogue, operator schema packs, and validation."""
+"""The document types: their packs (definition, XSDs, sample), the catalogue that reads them, the registry that compiles them."""

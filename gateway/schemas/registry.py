@@ -1,9 +1,11 @@
 """The schema registry: every document type the gateway knows, compiled once at start-up.
 
-Document types come from schema packs: a directory with a ``pack.toml`` (or the
-built-in ``catalogue.toml``) listing ``[[document]]`` entries. Adding a document
-type is configuration only: drop in the XSD files, name the root element and
-the roles that may send it.
+The types come from the catalogue (catalogue.py): the built-in pack and the
+operators' packs named in [schemas] packs. Adding a document type is
+configuration only: a folder with its definition, its XSD(s) and its sample.
+An operator's pack is checked harder at start than the built-in one, whose
+checks are tests: its root must be a global element of its XSD, and its sample
+must be a valid envelope of the type.
 """
 
 from __future__ import annotations
@@ -16,16 +18,13 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
-from gateway.config import read_toml
-from gateway.envelope import FUNCTION_NAMES
+from gateway import xmlsafe
+from gateway.envelope import content_element
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import ConfigurationError
 from gateway.locations import describe, xpath_of
-from gateway.parties import ROLES
+from gateway.schemas.catalogue import BUILTIN_PACKS, ENVELOPE_XSD, Catalogue, Definition
 
-BUILTIN_PACK = Path(__file__).parent / "catalogue.toml"
-ENVELOPE_XSD = Path(__file__).parent / "xsd" / "envelope.xsd"
-PACK_FILE = "pack.toml"
 MAX_ERRORS = 100
 
 
@@ -55,34 +54,44 @@ class Schema:
 
 @dataclass(frozen=True)
 class DocumentType:
-    """One entry of the catalogue."""
+    """A catalogue definition with its compiled schema."""
 
-    name: str
-    root: str  # Clark name of the payload's root element
+    definition: Definition
     schema: Schema
-    senders: frozenset[str]
-    functions: frozenset[str]
-    pack: Path
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def root(self) -> str:
+        return self.definition.root
+
+    @property
+    def senders(self) -> frozenset[str]:
+        return self.definition.senders
+
+    @property
+    def functions(self) -> frozenset[str]:
+        return frozenset(self.definition.functions)
 
 
 class SchemaRegistry:
-    def __init__(self, envelope: Schema, documents: dict[str, DocumentType]) -> None:
+    def __init__(self, envelope: Schema, catalogue: Catalogue, documents: dict[str, DocumentType]) -> None:
         self.envelope = envelope
+        self.catalogue = catalogue
         self.documents = documents
 
     @classmethod
     def load(cls, packs: Iterable[Path] = ()) -> SchemaRegistry:
-        """Compile the envelope schema, the built-in catalogue and every extra pack."""
-        documents: dict[str, DocumentType] = {}
-        for pack_file in (BUILTIN_PACK, *(_pack_file(p) for p in packs)):
-            for document in _read_pack(pack_file, check_roots=pack_file != BUILTIN_PACK):
-                if document.name in documents:
-                    raise ConfigurationError(
-                        f"document type {document.name} is defined in both "
-                        f"{documents[document.name].pack} and {pack_file}"
-                    )
-                documents[document.name] = document
-        return cls(Schema.compile(ENVELOPE_XSD), documents)
+        """Compile the envelope schema and every type of the built-in pack and of `packs`."""
+        catalogue = Catalogue.read(packs)
+        documents = {name: DocumentType(definition, Schema.compile(definition.xsd)) for name, definition in catalogue.items()}
+        registry = cls(Schema.compile(ENVELOPE_XSD), catalogue, documents)
+        for document in documents.values():
+            if not document.definition.source.is_relative_to(BUILTIN_PACKS):
+                registry._check_operator_type(document)
+        return registry
 
     def get(self, document_type: str) -> DocumentType | None:
         return self.documents.get(document_type)
@@ -103,46 +112,22 @@ class SchemaRegistry:
             ]
         return document.schema.problems(payload, ErrorCode.PAYLOAD_SCHEMA_INVALID)
 
-
-def _pack_file(path: Path) -> Path:
-    return path / PACK_FILE if path.is_dir() else path
-
-
-def _read_pack(pack_file: Path, check_roots: bool) -> list[DocumentType]:
-    entries = read_toml(pack_file, "schema pack").get("document", [])
-    documents = []
-    for entry in entries:
-        try:
-            document = DocumentType(
-                name=entry["type"],
-                root=entry["root"],
-                schema=Schema.compile((pack_file.parent / entry["xsd"]).resolve()),
-                senders=frozenset(entry["senders"]),
-                functions=frozenset(entry.get("functions", ["01", "02", "03"])),
-                pack=pack_file,
-            )
-        except KeyError as exc:
-            raise ConfigurationError(f"{pack_file}: a [[document]] entry lacks {exc}") from None
-        _check_entry(pack_file, document, check_roots)
-        documents.append(document)
-    return documents
-
-
-def _check_entry(pack_file: Path, document: DocumentType, check_root: bool) -> None:
-    """Typos that would make a document type unsendable are refused at start-up, not per message."""
-    where = f"{pack_file}, document type {document.name}"
-    if unknown := document.senders - ROLES:
-        raise ConfigurationError(f"{where}: unknown sender roles {sorted(unknown)}; roles are {sorted(ROLES)}")
-    if unknown := document.functions - FUNCTION_NAMES.keys():
-        raise ConfigurationError(f"{where}: unknown function codes {sorted(unknown)}")
-    if check_root:
+    def _check_operator_type(self, document: DocumentType) -> None:
+        """An operator's type that no message could pass is refused at start, not per message."""
+        definition = document.definition
+        where = f"{definition.source}, document type {definition.name}"
         # lxml does not list a schema's global elements; xmlschema does (including imports).
         try:
-            elements = xmlschema.XMLSchema(str(document.schema.path), allow="local").maps.elements
+            elements = xmlschema.XMLSchema(str(definition.xsd), allow="local").maps.elements
         except xmlschema.XMLSchemaException as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
-        if document.root not in elements:
-            raise ConfigurationError(f"{where}: the root {document.root} is not a global element of {document.schema.path}")
+        if definition.root not in elements:
+            raise ConfigurationError(f"{where}: the root {definition.root} is not a global element of {definition.xsd}")
+        if definition.sample is not None:
+            root = xmlsafe.parse(definition.sample.file.read_bytes())
+            problems = self.validate_envelope(root) + self.validate_payload(document, content_element(root))
+            if problems:
+                raise ConfigurationError(f"{where}: the sample {definition.sample.file} is not valid: {problems[0].message}")
 
 
 def _problem(code: ErrorCode, entry: etree._LogEntry, validated: etree._Element) -> Problem:

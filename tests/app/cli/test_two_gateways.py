@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from support import AMQP_URL, isolated_schema
 
-from app.cli.two_gateways import COMMON_NS, Nsw, Side, document, prepare, reference, running, sides
+from app.cli.two_gateways import Nsw, Side, document, prepare, reference, running, sides
 from app.process import free_port
 from app.wiring import assemble
 from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.config import load_settings
 from gateway.envelope import read_header
+from gateway.schemas.catalogue import common_namespace
 from gateway.services import Services
 from gateway.signing.verify import verify_envelope
 from gateway.store.tables import OutboundStatus
@@ -97,7 +98,7 @@ def test_the_receiving_side_rejects_a_document_that_is_not_the_partners_and_does
     answer, body = singapore.receive(lambda h: h.document_type == "CUSTOMS_RESPONSE" and h.pre_reference == receipt.received_message_id)
 
     assert answer.function == "22"
-    assert xmlsafe.parse(body).xpath("//cm:code/text()", namespaces={"cm": COMMON_NS}) == ["ORIGIN_NOT_PARTNER"]
+    assert xmlsafe.parse(body).xpath("//cm:code/text()", namespaces={"cm": common_namespace()}) == ["ORIGIN_NOT_PARTNER"]
     services = outbox_of(vn)
     try:
         assert [e for e in services.outbox.entries(recipient=vn.nsw.identity) if e.reference == ref] == []

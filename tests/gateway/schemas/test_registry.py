@@ -1,9 +1,6 @@
-"""The schema registry with the built-in catalogue: compilation, the samples, and how problems are reported."""
+"""The schema registry with the built-in pack: compilation, the samples, and how problems are reported."""
 
 from __future__ import annotations
-
-import tomllib
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -13,11 +10,11 @@ from conformance import SAMPLES_DIR
 from gateway import xmlsafe
 from gateway.envelope import ENVELOPE_NS, content_element
 from gateway.errors import ErrorCode
-from gateway.schemas.registry import BUILTIN_PACK, SchemaRegistry
+from gateway.schemas.catalogue import builtin
+from gateway.schemas.registry import SchemaRegistry
 
 XS = "http://www.w3.org/2001/XMLSchema"
-with BUILTIN_PACK.open("rb") as _handle:
-    CATALOGUE = {entry["type"]: entry for entry in tomllib.load(_handle)["document"]}
+CATALOGUE = builtin()
 SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.xml"))
 
 
@@ -40,18 +37,18 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_registry_holds_exactly_the_catalogue(registry: SchemaRegistry) -> None:
-    assert set(registry.documents) == set(CATALOGUE)
+    assert set(registry.documents) == set(CATALOGUE) and registry.catalogue == CATALOGUE
     assert registry.get("NO_SUCH_TYPE") is None
 
 
 @pytest.mark.parametrize("document_type", sorted(CATALOGUE))
 def test_builtin_document_type_compiles_and_declares_its_root(registry: SchemaRegistry, document_type: str) -> None:
-    entry = CATALOGUE[document_type]
+    definition = CATALOGUE[document_type]
     document = registry.get(document_type)
 
-    assert document is not None and document.name == document_type
-    assert document.schema.path == (BUILTIN_PACK.parent / entry["xsd"]).resolve()
-    assert document.senders == frozenset(entry["senders"]) and document.functions == frozenset(entry["functions"])
+    assert document is not None and document.name == document_type and document.definition == definition
+    assert document.schema.path == definition.xsd
+    assert document.senders == definition.senders and document.functions == frozenset(definition.functions)
     # The configured root must be a global element of the schema, in its target namespace.
     xsd = etree.parse(str(document.schema.path)).getroot()
     namespace, local = document.root[1:].split("}")
@@ -59,17 +56,19 @@ def test_builtin_document_type_compiles_and_declares_its_root(registry: SchemaRe
     assert local in {element.get("name") for element in xsd.findall(f"{{{XS}}}element")}
 
 
-def test_there_is_a_sample_for_every_document_type() -> None:
+def test_conformance_samples_link_to_every_type_sample() -> None:
+    """conformance/samples/<documentType>.xml (README, DESIGN) is a view of the samples in the type folders."""
     assert {path.stem for path in SAMPLE_FILES} == set(CATALOGUE)
+    assert all(path.resolve() == CATALOGUE[path.stem].sample.file for path in SAMPLE_FILES)
 
 
-@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda path: path.stem)
-def test_every_sample_validates(registry: SchemaRegistry, sample: Path) -> None:
-    root = xmlsafe.parse(sample.read_bytes())
-    document = registry.get(sample.stem)
+@pytest.mark.parametrize("document_type", sorted(CATALOGUE))
+def test_every_sample_validates(registry: SchemaRegistry, document_type: str) -> None:
+    root = xmlsafe.parse(CATALOGUE[document_type].sample.file.read_bytes())
+    document = registry.get(document_type)
     subject_type = root.findtext(f"{{{ENVELOPE_NS}}}Header/{{{ENVELOPE_NS}}}Subject/{{{ENVELOPE_NS}}}documentType")
 
-    assert subject_type == sample.stem
+    assert subject_type == document_type
     assert registry.validate_envelope(root) == []
     payload = content_element(root)
     assert payload is not None and payload.tag == document.root

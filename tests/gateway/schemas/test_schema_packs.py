@@ -1,10 +1,12 @@
 """Schema packs: a document type added by configuration alone, end to end, and the packs the registry refuses.
 
-The pack under test is packs/wco_declaration: a WCO Data Model style goods declaration
-(WCO_GOODS_DECLARATION) whose main XSD imports a code-list XSD. For the pipeline tests it
-is copied into the test's configuration directory and named by a path relative to
-gateway.toml, the way an operator drops one in; nothing else changes (config/routes.toml
-sends it to the "*" route, `default`).
+The pack under test is packs/wco_declaration, a type folder like the built-in ones: a WCO
+Data Model style goods declaration (WCO_GOODS_DECLARATION) whose main XSD imports a
+code-list XSD, with its sample. For the pipeline tests it is copied into the test's
+configuration directory and named by a path relative to gateway.toml, the way an operator
+drops one in; nothing else changes (config/routes.toml sends it to the "*" route, `default`).
+The forms a pack may take, and the definitions refused without compiling, are in
+test_catalogue.py.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from gateway.config import load_settings
 from gateway.envelope import content_element, qname
 from gateway.exceptions import ConfigurationError
 from gateway.pipeline import Pipeline, Transport
-from gateway.schemas.registry import BUILTIN_PACK, SchemaRegistry
+from gateway.schemas.catalogue import DEFINITION_FILE
+from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services
 
 PACK = Path(__file__).parent / "packs" / "wco_declaration"
-SAMPLE = PACK / "samples" / "WCO_GOODS_DECLARATION.xml"
+SAMPLE = PACK / "sample.xml"
 DOCUMENT_TYPE = "WCO_GOODS_DECLARATION"
 WCO_NS = "urn:wco:datamodel:WCO:DEC-DMS:2"
 ROOT = f"{{{WCO_NS}}}Declaration"
@@ -53,7 +56,7 @@ def test_pack_sample_is_valid_against_the_pack() -> None:
     document = registry.get(DOCUMENT_TYPE)
     root = xmlsafe.parse(SAMPLE.read_bytes())
 
-    assert document is not None and document.root == ROOT and document.pack == PACK / "pack.toml"
+    assert document is not None and document.root == ROOT and document.definition.source == PACK / DEFINITION_FILE
     assert document.senders == {"trader", "logistics"} and document.functions == {"01", "02", "03"}
     assert root.findtext(f"{SUBJECT}/{qname('documentType')}") == DOCUMENT_TYPE
     assert root.findtext(f"{qname('Header')}/{qname('From')}/{qname('identity')}") == TRADER
@@ -65,8 +68,8 @@ def test_builtin_registry_does_not_know_the_pack_type() -> None:
     assert SchemaRegistry.load().get(DOCUMENT_TYPE) is None
 
 
-def test_pack_may_be_named_by_its_pack_file() -> None:
-    registry = SchemaRegistry.load([PACK / "pack.toml"])
+def test_pack_may_be_named_by_its_definition_file() -> None:
+    registry = SchemaRegistry.load([PACK / DEFINITION_FILE])
     assert registry.get(DOCUMENT_TYPE).root == ROOT
     assert set(registry.documents) == set(SchemaRegistry.load().documents) | {DOCUMENT_TYPE}
 
@@ -91,7 +94,7 @@ def test_functions_default_to_declare_amend_cancel(tmp_path: Path) -> None:
 
 def copy_pack(tmp_path: Path, edit_toml: Callable[[str], str] = lambda text: text, name: str = "pack") -> Path:
     directory = shutil.copytree(PACK, tmp_path / name)
-    pack_file = directory / "pack.toml"
+    pack_file = directory / DEFINITION_FILE
     pack_file.write_text(edit_toml(pack_file.read_text(encoding="utf-8")), encoding="utf-8")
     return directory
 
@@ -100,22 +103,6 @@ def refusal(packs: list[Path]) -> str:
     with pytest.raises(ConfigurationError) as caught:
         SchemaRegistry.load(packs)
     return str(caught.value)
-
-
-def test_pack_redefining_a_builtin_type_is_refused(tmp_path: Path) -> None:
-    pack = copy_pack(tmp_path, lambda text: text.replace(f'type = "{DOCUMENT_TYPE}"', 'type = "ECOM_ORDER"'))
-
-    message = refusal([pack])
-
-    assert "ECOM_ORDER" in message and str(BUILTIN_PACK) in message and str(pack / "pack.toml") in message
-
-
-def test_two_packs_defining_one_type_are_refused(tmp_path: Path) -> None:
-    first, second = copy_pack(tmp_path, name="first"), copy_pack(tmp_path, name="second")
-
-    message = refusal([first, second])
-
-    assert DOCUMENT_TYPE in message and str(first / "pack.toml") in message and str(second / "pack.toml") in message
 
 
 def _truncate(xsd: Path) -> None:
@@ -140,7 +127,7 @@ def _lose_main_file(xsd: Path) -> None:
 )
 def test_pack_whose_xsd_does_not_compile_is_refused(tmp_path: Path, break_xsd: Callable[[Path], None]) -> None:
     pack = copy_pack(tmp_path)
-    main_xsd = (pack / "xsd" / "WCO_DEC_DMS_2.xsd").resolve()
+    main_xsd = (pack / "WCO_DEC_DMS_2.xsd").resolve()
     break_xsd(main_xsd)
 
     message = refusal([pack])
@@ -148,13 +135,13 @@ def test_pack_whose_xsd_does_not_compile_is_refused(tmp_path: Path, break_xsd: C
     assert str(main_xsd) in message and "cannot be compiled" in message
 
 
-@pytest.mark.parametrize("key", ["type", "xsd", "root", "senders"])
+@pytest.mark.parametrize("key", ["type", "version", "xsd", "root", "senders"])
 def test_pack_entry_missing_a_required_key_is_refused(tmp_path: Path, key: str) -> None:
     pack = copy_pack(tmp_path, lambda text: re.sub(rf"(?m)^{key} = .*$", "", text))
 
     message = refusal([pack])
 
-    assert str(pack / "pack.toml") in message and repr(key) in message
+    assert str(pack / DEFINITION_FILE) in message and repr(key) in message
 
 
 @pytest.mark.parametrize(
@@ -187,7 +174,23 @@ def test_pack_that_makes_its_type_unusable_is_refused_at_load(tmp_path: Path, ed
 
     message = refusal([pack])
 
-    assert str(pack / "pack.toml") in message
+    assert str(pack / DEFINITION_FILE) in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [("<ModeCode>4</ModeCode>", "<ModeCode>8</ModeCode>", "ModeCode"), ("<version>1.0</version>", "<version>one</version>", "version")],
+    ids=["payload", "envelope"],
+)
+def test_pack_whose_sample_is_invalid_is_refused_at_load(tmp_path: Path, old: str, new: str, named: str) -> None:
+    """Its sample is what the demo and the conformance suite send: a broken one would only mislead."""
+    pack = copy_pack(tmp_path)
+    sample = pack / "sample.xml"
+    sample.write_text(sample.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+    message = refusal([pack])
+
+    assert str(pack / DEFINITION_FILE) in message and "sample" in message and named in message
 
 
 def test_pack_type_without_a_route_is_refused_at_start_up(tmp_path: Path, pki_dir: Path) -> None:
