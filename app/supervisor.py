@@ -70,8 +70,8 @@ class Supervisor:
                 delay = self._note_death(name, child.process.exitcode, now)
                 child.process, child.restart_at = None, now + delay
             elif child.process is None and child.restart_at is not None and now >= child.restart_at:
-                child.process, child.restart_at = self._start(name), None
                 self.restarts.labels(name).inc()
+                child.process, child.restart_at = self._start(name), None
 
     def _note_death(self, name: str, exitcode: int | None, now: float) -> float:
         deaths = self.deaths[name]
