@@ -2,7 +2,8 @@
 
     list [--status S] [--recipient ID] [--limit N]   newest first
     show ID [--raw]                                  one message: attempts, last error, the proof of delivery
-    resend ID                                        a parked message goes out again (same messageId, same bytes)
+    resend ID [--reason TEXT]                        a parked message goes out again (same messageId, same bytes);
+                                                     its history names the operator's login and the reason
 
 ID is the outbox row number or the messageId. Exit 0 when done, 1 when the message
 is not there or cannot be resent.
@@ -16,12 +17,13 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
+from app.cli.operator import operator_actor
 from app.wiring import assemble
 from gateway.broker.publisher import Published
 from gateway.config import load_settings
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.outbox import publish_outbound
 from gateway.services import Services
-from gateway.store.tables import OutboundStatus
 
 console = Console()
 
@@ -40,6 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     show.set_defaults(run=_show)
     resend = actions.add_parser("resend", help="send a parked message again, with the same messageId")
     resend.add_argument("id", help="outbox row number or messageId")
+    resend.add_argument("--reason", help="why it is sent again (kept in the message's history)")
     resend.set_defaults(run=_resend)
 
 
@@ -104,7 +107,8 @@ def _resend(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
         entry = services.outbox.get(_key(args.id))
-        if entry is None or not services.outbox.unpark(entry.message.pk):
+        now = dt.datetime.now(dt.UTC)
+        if entry is None or not services.outbox.unpark(entry.message.pk, now, operator_actor(), args.reason):
             state = entry.status if entry else "not there"
             console.print(f"[red]only a parked message can be resent; {args.id} is {state}[/red]")
             return 1
