@@ -1,7 +1,8 @@
 """`gateway outbox list|show|resend`: what the gateway sent, to whom, and what became of it.
 
     list [--status S] [--recipient ID] [--limit N]   newest first
-    show ID [--raw]                                  one message: attempts, last error, the proof of delivery
+    show ID [--raw]                                  one message: attempts, last error, the proof of delivery,
+                                                     its timeline
     resend ID [--reason TEXT]                        a parked message goes out again (same messageId, same bytes);
                                                      its history names the operator's login and the reason
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli.operator import operator_actor
+from app.cli.show import print_facts, print_timeline, row_key
 from app.wiring import assemble
 from gateway.broker.publisher import Published
 from gateway.config import load_settings
@@ -36,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     listing.add_argument("--recipient", help="recipient party id")
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(run=_list)
-    show = actions.add_parser("show", help="one outbound message and its delivery")
+    show = actions.add_parser("show", help="one outbound message, its delivery and its timeline")
     show.add_argument("id", help="outbox row number or messageId")
     show.add_argument("--raw", action="store_true", help="print the signed envelope and the proof of delivery")
     show.set_defaults(run=_show)
@@ -71,7 +73,8 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
-        entry = services.outbox.get(_key(args.id))
+        entry = services.outbox.get(row_key(args.id))
+        steps = services.outbox.timeline(entry.message.pk) if entry is not None else []
     finally:
         services.close()
     if entry is None:
@@ -94,8 +97,8 @@ def _show(args: argparse.Namespace) -> int:
         "proof of delivery": f"{len(entry.delivery_receipt)} bytes, signed by the recipient"
         if entry.delivery_receipt else "-",
     }
-    for name, value in facts.items():
-        console.print(f"[bold]{name:>18}[/bold]  {value}", highlight=False)
+    print_facts(console, facts)
+    print_timeline(console, steps)
     if args.raw:
         console.print(message.body.decode("utf-8"), markup=False, highlight=False)
         if entry.delivery_receipt:
@@ -106,7 +109,7 @@ def _show(args: argparse.Namespace) -> int:
 def _resend(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
-        entry = services.outbox.get(_key(args.id))
+        entry = services.outbox.get(row_key(args.id))
         now = dt.datetime.now(dt.UTC)
         if entry is None or not services.outbox.unpark(entry.message.pk, now, operator_actor(), args.reason):
             state = entry.status if entry else "not there"
@@ -120,11 +123,6 @@ def _resend(args: argparse.Namespace) -> int:
     later = "" if published else " (the broker is away: the outbox relay will publish it)"
     console.print(f"{entry.message.message_id} to {entry.message.recipient} is pending again{later}")
     return 0
-
-
-def _key(text: str) -> str | int:
-    """A row number, or else a messageId."""
-    return int(text) if text.isdigit() else text
 
 
 def _time(moment: dt.datetime) -> str:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 from partner import ACCEPT, FAIL, FORGE, MISDIGEST, REJECT, TAMPER, PartnerEndpoint, write_parties
+from rich.console import Console
 from sqlalchemy.exc import OperationalError
 from support import AMQP_URL, wait_until, write_config
 
+from app.cli import outbox as outbox_cli
 from app.cli.main import main
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
@@ -236,6 +238,7 @@ def test_an_endpoint_that_never_recovers_parks_the_message_and_an_operator_resen
 
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
     monkeypatch.setenv("GATEWAY_AMQP_URL", AMQP_URL)
+    monkeypatch.setattr(outbox_cli, "console", Console(width=250))  # table cells unfolded
     cli = ["--config", str(config_path), "outbox"]
     assert main([*cli, "list", "--status", "parked"]) == 0
     listed = capsys.readouterr().out
@@ -260,6 +263,9 @@ def test_an_endpoint_that_never_recovers_parks_the_message_and_an_operator_resen
         ("pending", "delivered", "delivery"),
     ]
     assert timeline[1].reason == parked.last_error and timeline[2].reason == "partner fixed its certificate store"
+    assert main([*cli, "show", message.message_id]) == 0
+    shown = capsys.readouterr().out
+    assert "Timeline" in shown and operator in shown and "partner fixed its certificate store" in shown
 
 
 # --- answers that are not a proof of delivery -------------------------------------------------
