@@ -21,10 +21,10 @@ Outbound messages (table `outbox`)
     parked      -> delivered                pull: a parked message acknowledged after all
     delivered                               final
 
-Every move is one conditional UPDATE per state it may start from
-(`... WHERE id IN (...) AND status = <that state>`), on the caller's connection so
-that it belongs to the caller's transaction, plus one history row per message
-moved (`message_history`: from, to, when, by whom, why). A message in a state the
+Every move is a conditional UPDATE (`... WHERE id IN (...) AND status = <a state
+it may start from>`) on the caller's connection, so that it belongs to the caller's
+transaction, plus one history row per message moved (`message_history`: from, to,
+when, by whom, why). A message in a state the
 move may not start from is left alone and gets no history row: the move is
 refused, and the caller learns it from the result (False, or the pks that did
 move). What a refusal means depends on the caller, which says so where it moves;
@@ -90,7 +90,7 @@ class Lifecycle:
     table: Table
     states: tuple[str, ...]
     initial: str
-    moves: Mapping[str, tuple[str, ...]]  # to -> the states it may be reached from, the likeliest first
+    moves: Mapping[str, tuple[str, ...]]  # to -> the states it may be reached from
 
     def sources(self, to: str) -> tuple[str, ...]:
         """The states a move to `to` may start from."""
@@ -195,10 +195,13 @@ def transition_many(
 ) -> list[int]:
     """Move every one of `pks` that may move to `to`; returns those that moved (each with its history row).
 
-    Per state the move may start from (until every message has moved): one UPDATE
-    ... RETURNING, and for the messages it moved one INSERT ... SELECT of their
-    history rows. A move with one source (accepted -> queued, the confirmation
-    marker's) is so two statements whatever the size of the batch.
+    A move with one source state (accepted -> queued, the confirmation marker's) is
+    one UPDATE ... RETURNING and one INSERT ... SELECT of the history rows, whatever
+    the size of the batch. A move with several first reads and locks the rows
+    (SELECT ... FOR UPDATE; on SQLite the write lock does that): trying the sources
+    one UPDATE after the other would miss a message that another transaction moves
+    from a source not tried yet to one already tried. Then, per source state found,
+    one UPDATE and one INSERT.
     """
     if not actor:
         raise ValueError("a move needs an actor")
@@ -206,19 +209,35 @@ def transition_many(
     if "status" in extra:
         raise ValueError("the status is the move's target, not one of its values")
     to = str(to)
-    waiting = list(dict.fromkeys(pks))
-    done: list[int] = []
+    wanted = list(dict.fromkeys(pks))
+    sources = lifecycle.sources(to)
+    if not wanted or not sources:
+        return []
+    by_source = {sources[0]: wanted} if len(sources) == 1 else _locked_by_source(tx, lifecycle, wanted, sources)
     statement = _move_statement(lifecycle, tuple(sorted(extra)))
     parameters = {f"set_{name}": value for name, value in extra.items()} | {"new_status": to}
-    for source in lifecycle.sources(to):
-        if not waiting:
-            break
-        moved = set(tx.execute(statement, parameters | {"pks": waiting, "old_status": str(source)}).scalars())
-        if moved:
-            _record(tx, lifecycle, sorted(moved), source, to, actor=actor, at=at, reason=reason)
-            done += [pk for pk in waiting if pk in moved]
-            waiting = [pk for pk in waiting if pk not in moved]
-    return done
+    moved: set[int] = set()
+    for source, group in by_source.items():
+        from_source = set(tx.execute(statement, parameters | {"pks": group, "old_status": str(source)}).scalars())
+        if from_source:
+            _record(tx, lifecycle, sorted(from_source), source, to, actor=actor, at=at, reason=reason)
+            moved |= from_source
+    return [pk for pk in wanted if pk in moved]
+
+
+def _locked_by_source(
+    tx: Connection, lifecycle: Lifecycle, pks: list[int], sources: Sequence[str]
+) -> dict[str, list[int]]:
+    """Those of `pks` in one of `sources`, by state, their rows locked until the transaction ends."""
+    table = lifecycle.table
+    rows = tx.execute(
+        select(table.c.id, table.c.status).where(table.c.id.in_(pks)).order_by(table.c.id).with_for_update()
+    )
+    by_source: dict[str, list[int]] = {}
+    for pk, status in rows:
+        if status in sources:
+            by_source.setdefault(status, []).append(pk)
+    return by_source
 
 
 def history(connection: Connection, lifecycle: Lifecycle, pk: int) -> list[Step]:

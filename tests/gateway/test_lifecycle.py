@@ -280,3 +280,25 @@ def test_a_new_row_gets_the_lifecycles_initial_status(engine: Engine, lifecycle:
         pk = tx.execute(statement.returning(lifecycle.table.c.id)).scalar_one()
 
     assert status_of(engine, lifecycle, pk) == lifecycle.initial
+
+
+@pytest.mark.integration
+def test_a_move_waiting_on_another_moves_from_the_state_the_other_left(engine: Engine) -> None:
+    """queued is tried before accepted: a message moving accepted -> queued meanwhile must still be processed."""
+    pk = put(engine, INBOUND, "accepted")
+    outcome: list[bool] = []
+
+    def process() -> None:
+        with writing(engine) as tx:
+            outcome.append(transition(tx, INBOUND, pk, MessageStatus.PROCESSED, actor="worker", at=T0))
+
+    with writing(engine) as confirming:
+        assert transition(confirming, INBOUND, pk, MessageStatus.QUEUED, actor="http", at=T0)
+        worker = threading.Thread(target=process)
+        worker.start()
+        worker.join(0.5)  # it waits for the confirming transaction
+        assert worker.is_alive()
+    worker.join(30)
+
+    assert outcome == [True]
+    assert [(step[0], step[1]) for step in steps(engine, INBOUND, pk)] == [("accepted", "queued"), ("queued", "processed")]
