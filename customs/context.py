@@ -34,6 +34,8 @@ class Outgoing(Protocol):
         content: etree._Element,
         correlation_id: str,
         source: int | None = None,
+        *,
+        actor: str,
     ) -> OutboundMessage: ...
 
     def check(self, document_type: str, content: etree._Element) -> None: ...
@@ -48,12 +50,15 @@ class Context:
     gateway: PartyRef  # this gateway, as a party
     outgoing: Outgoing
     correlation_id: str
+    actor: str  # the component this runs in ("worker", "timers"): the sender in the emitted messages' history
     source: int | None = None  # the store id of the inbound message being handled, if any
     emitted: list[OutboundMessage] = field(default_factory=list)
 
     def emit(self, recipient: str, subject: Subject, content: etree._Element) -> OutboundMessage:
         """Sign and store a message for `recipient`; it is published once the transaction commits."""
-        message = self.outgoing.emit(self.tx, recipient, subject, content, self.correlation_id, self.source)
+        message = self.outgoing.emit(
+            self.tx, recipient, subject, content, self.correlation_id, self.source, actor=self.actor
+        )
         self.emitted.append(message)
         return message
 

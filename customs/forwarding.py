@@ -30,9 +30,10 @@ from customs.context import Context
 from customs.notices import PayloadBuilder
 from customs.partners import COUNTRIES, TO_DESTINATION, Rule, country
 from gateway.inbound import InboundMessage
+from gateway.lifecycle import MessageStatus
 from gateway.outbound.compose import Subject, timestamp
 from gateway.parties import Party
-from gateway.store.tables import MessageStatus, messages, outbox
+from gateway.store.tables import messages, outbox
 
 RESPONSE = "CUSTOMS_RESPONSE"
 ACCEPTED, REJECTED = "21", "22"

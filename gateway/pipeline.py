@@ -303,7 +303,7 @@ def publish(intake: Intake, services: Services) -> None:
         ),
     )
     if intake.published:
-        services.confirmations.confirmed(intake.recorded.pk)
+        services.confirmations.confirmed(intake.recorded.pk, intake.transport.door)
     else:
         log.warning("broker did not confirm; message left to the outbox relay")
 

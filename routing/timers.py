@@ -24,6 +24,7 @@ from routing.publication import publish_emitted
 from routing.table import RoutingTable, Timer, load_handler
 
 log = structlog.get_logger(__name__)
+ACTOR = "timers"  # in the history of the messages the tasks emit
 
 Task = Callable[[Context], int]
 
@@ -53,7 +54,8 @@ class Timers:
         """Run one task in one transaction; a failure is logged and the task runs again next time."""
         try:
             with writing(self.services.engine) as tx:
-                context = context_for(self.services, self.rules, tx, dt.datetime.now(dt.UTC), f"timer:{timer.name}")
+                now = dt.datetime.now(dt.UTC)
+                context = context_for(self.services, self.rules, tx, now, f"timer:{timer.name}", ACTOR)
                 done = task(context)
         except Exception:
             log.exception("timer task failed", task=timer.name)

@@ -35,6 +35,7 @@ from routing.publication import publish_emitted
 from routing.table import Route, RoutingTable, load_handler
 
 log = structlog.get_logger(__name__)
+ACTOR = "worker"  # in the messages' history
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,10 @@ class Worker:
             if attempt >= self.services.settings.broker.max_attempts:
                 bound.exception("handler failed for the last time; dead-lettering", attempt=attempt)
                 # The store first: should it fail, the message stays unacknowledged and comes back.
-                self.services.store.mark_failed(stored.pk, reason, dt.datetime.now(dt.UTC))
+                # A refused move (another copy was processed or failed meanwhile) changes nothing
+                # in the store; this copy still goes to the dead letters with its reason.
+                if not self.services.store.mark_failed(stored.pk, reason, dt.datetime.now(dt.UTC), ACTOR):
+                    bound.warning("the message was processed or failed meanwhile; the store keeps that state")
                 self._dead_letter(channel, delivery, reason, attempt)
             else:
                 bound.warning("handler failed; will retry", attempt=attempt, error=repr(exc))
@@ -117,7 +121,7 @@ class Worker:
 
     def _process(self, delivery: Delivery, stored: StoredMessage) -> str:
         """Run the route's handlers once per message, then publish what they emitted."""
-        processed = process(self.services, self.rules, stored, delivery.handlers)
+        processed = process(self.services, self.rules, stored, delivery.handlers, ACTOR)
         publish_emitted(self.services, processed.emitted)
         return processed.outcome
 

@@ -16,12 +16,13 @@ from support import MessageFactory, wait_until
 from conformance import SAMPLE_SENDERS
 from gateway import xmlsafe
 from gateway.envelope import Header, content_element, qname, read_header
+from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Outcome, Pipeline, Transport
 from gateway.services import Services
 from gateway.signing.verify import verify_envelope
 from gateway.store.messages import StoredMessage
-from gateway.store.tables import MessageStatus, outbox, processing
 from gateway.store.tables import messages as messages_table
+from gateway.store.tables import outbox, processing
 
 HTTP = Transport("http")
 GATEWAY = "VNECOMGW"

@@ -17,11 +17,11 @@ from app.wiring import customs_rules
 from conformance import SAMPLE_SENDERS
 from customs.context import Context
 from customs.state import decisions, declaration_orders, declarations, inspections, orders, platforms
+from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.engine import writing
 from gateway.store.messages import StoredMessage
-from gateway.store.tables import MessageStatus
 from gateway.store.tables import messages as messages_table
 from routing.processing import context_for
 
@@ -34,7 +34,7 @@ ORDER = "VS-260309-0091847"
 def in_context(services: Services, task: Callable[[Context], T], *, now: dt.datetime | None = None) -> T:
     """Run `task` as a handler would: one transaction, with a customs Context; returns what it returns."""
     with writing(services.engine) as tx:
-        return task(context_for(services, customs_rules(services), tx, now or dt.datetime.now(dt.UTC), "test-correlation"))
+        return task(context_for(services, customs_rules(services), tx, now or dt.datetime.now(dt.UTC), "test-correlation", "worker"))
 
 
 def accept(

@@ -21,8 +21,9 @@ from sqlalchemy import Engine, select
 from app.cli.output import console
 from customs.permissions import readable
 from gateway.exceptions import ReadRefused
+from gateway.lifecycle import MessageStatus
 from gateway.parties import load_registry
-from gateway.store.tables import MessageStatus, messages, outbox
+from gateway.store.tables import messages, outbox
 
 Edit = Callable[[etree._Element], object]
 

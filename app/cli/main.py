@@ -10,11 +10,10 @@ import requests
 from lxml import etree
 from pika.exceptions import AMQPError
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import outbox, pull, read, report
+from app.cli import messages, outbox, pull, read, report
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -94,14 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--json", action="store_true", help="print the receipt's facts as one JSON object instead")
     submit.set_defaults(run=_submit)
 
-    messages = commands.add_parser("messages", help="list or count stored messages")
-    messages.add_argument("--status", help="accepted, queued, processed or failed")
-    messages.add_argument("--type", help="document type")
-    messages.add_argument("--sender", help="sender party id")
-    messages.add_argument("--count", action="store_true", help="counts by status, type and sender")
-    messages.add_argument("--limit", type=int, default=50)
-    messages.set_defaults(run=_messages)
-
     bench = commands.add_parser("bench", help="measure and print figures").add_subparsers(title="benchmarks")
     intake = bench.add_parser("intake", help="throughput and latency of the intake path over HTTP")
     intake.add_argument("--seconds", type=float, default=15.0, help="how long to drive each phase")
@@ -115,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
     demo.set_defaults(run=_demo)
 
+    messages.register(commands)
     read.register(commands)
     report.register(commands)
     outbox.register(commands)
@@ -236,33 +228,6 @@ def print_receipt(receipt: ReceiptView, http_status: int) -> None:
     )
     for code, message, location in receipt.errors:
         console.print(f"  [red]{code}[/red] {escape(message)}" + (f"  [dim]at {escape(location)}[/dim]" if location else ""))
-
-
-def _messages(args: argparse.Namespace) -> int:
-    from gateway.store.engine import make_engine
-    from gateway.store.messages import MessageStore
-
-    settings = load_settings(args.config)
-    store = MessageStore(make_engine(settings.db_url))
-    filters = {"status": args.status, "document_type": args.type, "sender": args.sender}
-    if args.count:
-        table = Table("status", "document type", "sender", "count", title="Stored messages")
-        total = 0
-        for status, document_type, sender, count in store.count_by("status", "document_type", "sender", **filters):
-            table.add_row(status, document_type, sender, str(count))
-            total += count
-        table.add_section()
-        table.add_row("total", "", "", str(total))
-        console.print(table)
-        return 0
-    table = Table("id", "received", "sender", "message id", "type", "fn", "status", "route", "last error", title="Stored messages (newest first)")
-    for row in store.list(limit=args.limit, **filters):
-        table.add_row(
-            str(row["id"]), row["received_at"].strftime("%Y-%m-%d %H:%M:%S"), row["sender"], row["message_id"],
-            row["document_type"], row["function"], row["status"], row["route"], (row["last_error"] or "")[:60],
-        )
-    console.print(table)
-    return 0
 
 
 def _bench_intake(args: argparse.Namespace) -> int:

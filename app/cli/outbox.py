@@ -1,8 +1,10 @@
 """`gateway outbox list|show|resend`: what the gateway sent, to whom, and what became of it.
 
     list [--status S] [--recipient ID] [--limit N]   newest first
-    show ID [--raw]                                  one message: attempts, last error, the proof of delivery
-    resend ID                                        a parked message goes out again (same messageId, same bytes)
+    show ID [--raw]                                  one message: attempts, last error, the proof of delivery,
+                                                     its timeline
+    resend ID [--reason TEXT]                        a parked message goes out again (same messageId, same bytes);
+                                                     its history names the operator's login and the reason
 
 ID is the outbox row number or the messageId. Exit 0 when done, 1 when the message
 is not there or cannot be resent.
@@ -16,13 +18,15 @@ import datetime as dt
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli.operator import operator_actor
 from app.cli.output import console, write_raw
+from app.cli.show import print_facts, print_timeline, row_key
 from app.wiring import assemble
 from gateway.broker.publisher import Published
 from gateway.config import load_settings
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.outbox import publish_outbound
 from gateway.services import Services
-from gateway.store.tables import OutboundStatus
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,12 +37,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     listing.add_argument("--recipient", help="recipient party id")
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(run=_list)
-    show = actions.add_parser("show", help="one outbound message and its delivery")
+    show = actions.add_parser("show", help="one outbound message, its delivery and its timeline")
     show.add_argument("id", help="outbox row number or messageId")
     show.add_argument("--raw", action="store_true", help="print the signed envelope and the proof of delivery")
     show.set_defaults(run=_show)
     resend = actions.add_parser("resend", help="send a parked message again, with the same messageId")
     resend.add_argument("id", help="outbox row number or messageId")
+    resend.add_argument("--reason", help="why it is sent again (kept in the message's history)")
     resend.set_defaults(run=_resend)
 
 
@@ -67,7 +72,8 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
-        entry = services.outbox.get(_key(args.id))
+        entry = services.outbox.get(row_key(args.id))
+        steps = services.outbox.timeline(entry.message.pk) if entry is not None else []
     finally:
         services.close()
     if entry is None:
@@ -92,6 +98,8 @@ def _show(args: argparse.Namespace) -> int:
     }
     for name, value in facts.items():
         console.print(f"[bold]{name:>18}[/bold]  {escape(str(value))}")
+    print_facts(console, facts)
+    print_timeline(console, steps)
     if args.raw:
         write_raw(message.body)
         if entry.delivery_receipt:
@@ -102,8 +110,9 @@ def _show(args: argparse.Namespace) -> int:
 def _resend(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
-        entry = services.outbox.get(_key(args.id))
-        if entry is None or not services.outbox.unpark(entry.message.pk):
+        entry = services.outbox.get(row_key(args.id))
+        now = dt.datetime.now(dt.UTC)
+        if entry is None or not services.outbox.unpark(entry.message.pk, now, operator_actor(), args.reason):
             state = entry.status if entry else "not there"
             console.print(f"[red]only a parked message can be resent; {args.id} is {state}[/red]")
             return 1
@@ -115,11 +124,6 @@ def _resend(args: argparse.Namespace) -> int:
     later = "" if published else " (the broker is away: the outbox relay will publish it)"
     console.print(f"{entry.message.message_id} to {entry.message.recipient} is pending again{later}")
     return 0
-
-
-def _key(text: str) -> str | int:
-    """A row number, or else a messageId."""
-    return int(text) if text.isdigit() else text
 
 
 def _time(moment: dt.datetime) -> str:

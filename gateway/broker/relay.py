@@ -25,6 +25,7 @@ from gateway.services import Services
 from gateway.store.messages import StoredMessage
 
 log = structlog.get_logger(__name__)
+ACTOR = "relay"  # in the messages' history
 
 
 class Feed(Protocol):
@@ -57,7 +58,7 @@ class InboundFeed:
         )
 
     def mark_published(self, pks: list[int], at: dt.datetime) -> None:
-        self.services.store.mark_queued(pks, at)
+        self.services.store.mark_queued(pks, at, ACTOR)
 
 
 class OutboundFeed:

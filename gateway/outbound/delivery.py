@@ -43,6 +43,7 @@ from gateway.outbound.push import Pusher
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
+ACTOR = "delivery"  # in the outbound messages' history
 STOP_GRACE_S = 20.0  # how long a stopping delivery waits for the pushes in flight
 
 
@@ -152,11 +153,13 @@ class Delivery:
         except DeliveryFailed as failure:
             self._failed(entry, failure, bound)
             return
-        if self.services.outbox.mark_delivered(message.pk, receipt.raw, dt.datetime.now(dt.UTC)):
+        transport = party.endpoint.transport
+        why = f"the recipient's signed receipt ({receipt.status}) of a {transport} push, attempt {entry.attempts + 1}"
+        if self.services.outbox.mark_delivered(message.pk, receipt.raw, dt.datetime.now(dt.UTC), ACTOR, why):
             metrics.PUSHED.labels("delivered").inc()
             bound.info(
                 "message delivered",
-                transport=party.endpoint.transport,
+                transport=transport,
                 attempt=entry.attempts + 1,
                 receipt_status=receipt.status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -167,9 +170,11 @@ class Delivery:
         attempt = self.services.outbox.note_failure(message.pk, failure.reason)
         if failure.final or attempt >= self.settings.max_attempts:
             why = "refused by the recipient" if failure.final else f"{attempt} attempts failed"
-            self.services.outbox.park(message.pk, f"{why}: {failure.reason}")
-            metrics.PUSHED.labels("parked").inc()
-            bound.error("message parked", attempt=attempt, reason=failure.reason)
+            if self.services.outbox.park(message.pk, f"{why}: {failure.reason}", dt.datetime.now(dt.UTC), ACTOR):
+                metrics.PUSHED.labels("parked").inc()
+                bound.error("message parked", attempt=attempt, reason=failure.reason)
+            else:  # acknowledged by a pull meanwhile, say: it stays as it is
+                bound.info("push failed, but the message is no longer pending", attempt=attempt, reason=failure.reason)
             return
         delay_ms = self._delays[attempt - 1]
         if publish_outbound(self.services.publisher(), self.services.topology, message, delay_ms) is not Published.OK:

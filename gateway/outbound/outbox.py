@@ -10,6 +10,8 @@ MESSAGE_ACK after pulling it, or the signed receipt its endpoint returns to a
 push: either is kept as the proof), then `delivered`; a push that keeps failing
 is `parked` with its reason until an operator sends it again. Only messages for
 recipients with an endpoint go to the broker; the others wait here to be pulled.
+Every move goes through gateway/lifecycle.py, which keeps each row's history; the
+methods that move a row return whether it moved (a refused move changes nothing).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from gateway.broker.publisher import Published, Publisher
 from gateway.broker.topology import DELAY_HEADER, Topology
 from gateway.envelope import PartyRef
 from gateway.exceptions import UnknownRecipient
+from gateway.lifecycle import OUTBOUND, OutboundStatus, Step, entered, history, transition, transition_many
 from gateway.outbound.compose import EnvelopeComposer, Subject
 from gateway.parties import PartyRegistry
 from gateway.receipts import Batch
 from gateway.store.engine import writing
-from gateway.store.tables import OutboundStatus, outbox
+from gateway.store.tables import outbox
 
 UNDELIVERED = (OutboundStatus.PENDING.value, OutboundStatus.PARKED.value)
 
@@ -82,8 +85,10 @@ class Outbox:
         content: etree._Element,
         correlation_id: str,
         source: int | None = None,
+        *,
+        actor: str,
     ) -> OutboundMessage:
-        """Sign and store a message for `recipient` in the caller's transaction."""
+        """Sign and store a message for `recipient` in the caller's transaction; `actor` emits it."""
         party = self.parties.get(recipient)
         if party is None or not party.active:
             raise UnknownRecipient(f"cannot send {subject.document_type} to {recipient}: not an active party")
@@ -100,13 +105,13 @@ class Outbox:
             "correlation_id": correlation_id[:128],
             "source": source,
             "body": composed.body,
-            "status": OutboundStatus.PENDING.value,
             "created_at": now,
             # A message to be pulled has nothing to publish: it is ready as soon as it is stored.
             "published_at": None if push else now,
             "attempts": 0,
         }
-        pk = tx.execute(outbox.insert().values(row).returning(outbox.c.id)).scalar_one()
+        pk = tx.execute(OUTBOUND.with_initial_status(outbox.insert()).values(row).returning(outbox.c.id)).scalar_one()
+        entered(tx, OUTBOUND, [pk], actor=actor, at=now)
         return OutboundMessage(
             pk, composed.message_id, recipient, subject.document_type, subject.function, row["correlation_id"],
             composed.body, push,
@@ -156,15 +161,18 @@ class Outbox:
         with self.engine.connect() as connection:
             return [_entry(row) for row in connection.execute(query)]
 
-    def mark_delivered(self, pk: int, proof: bytes, at: dt.datetime) -> bool:
-        """Record the recipient's signed receipt of a pushed message; False if it was no longer pending."""
+    def timeline(self, pk: int) -> list[Step]:
+        """The row's moves from state to state, oldest first."""
+        with self.engine.connect() as connection:
+            return history(connection, OUTBOUND, pk)
+
+    def mark_delivered(self, pk: int, proof: bytes, at: dt.datetime, actor: str, reason: str) -> bool:
+        """Record the recipient's signed receipt of a pushed message; False if it was delivered already."""
         with writing(self.engine) as tx:
-            changed = tx.execute(
-                update(outbox)
-                .where(outbox.c.id == pk, outbox.c.status == OutboundStatus.PENDING.value)
-                .values(status=OutboundStatus.DELIVERED.value, delivered_at=at, delivery_receipt=proof, last_error=None)
+            return transition(
+                tx, OUTBOUND, pk, OutboundStatus.DELIVERED, actor=actor, at=at, reason=reason,
+                values={"delivered_at": at, "delivery_receipt": proof, "last_error": None},
             )
-        return changed.rowcount == 1
 
     def note_failure(self, pk: int, reason: str) -> int:
         """Count one failed push; returns the attempts so far."""
@@ -173,23 +181,24 @@ class Outbox:
             tx.execute(counted)
             return tx.execute(select(outbox.c.attempts).where(outbox.c.id == pk)).scalar_one()
 
-    def park(self, pk: int, reason: str) -> None:
+    def park(self, pk: int, reason: str, at: dt.datetime, actor: str) -> bool:
+        """Give up pushing a pending message until an operator resends it; False if it was not pending."""
         with writing(self.engine) as tx:
-            tx.execute(
-                update(outbox)
-                .where(outbox.c.id == pk, outbox.c.status == OutboundStatus.PENDING.value)
-                .values(status=OutboundStatus.PARKED.value, last_error=reason[:4000])
+            return transition(
+                tx, OUTBOUND, pk, OutboundStatus.PARKED, actor=actor, at=at, reason=reason,
+                values={"last_error": reason[:4000]},
             )
 
-    def unpark(self, pk: int) -> bool:
-        """Make a parked message pending again, with a fresh set of attempts, to be published anew."""
+    def unpark(self, pk: int, at: dt.datetime, actor: str, reason: str | None) -> bool:
+        """Make a parked message pending again, with a fresh set of attempts, to be published anew.
+
+        False (and nothing changed) when the message is not parked.
+        """
         with writing(self.engine) as tx:
-            changed = tx.execute(
-                update(outbox)
-                .where(outbox.c.id == pk, outbox.c.status == OutboundStatus.PARKED.value)
-                .values(status=OutboundStatus.PENDING.value, attempts=0, published_at=None)
+            return transition(
+                tx, OUTBOUND, pk, OutboundStatus.PENDING, actor=actor, at=at, reason=reason,
+                values={"attempts": 0, "published_at": None},
             )
-        return changed.rowcount == 1
 
     # --- pull ---------------------------------------------------------------
 
@@ -208,16 +217,22 @@ class Outbox:
                 size += len(body)
         return Batch(tuple(taken), total - len(taken))
 
-    def acknowledge(self, recipient: str, message_ids: Sequence[str], proof: bytes, at: dt.datetime) -> int:
-        """Mark delivered those of `message_ids` that are the recipient's and undelivered; returns how many."""
+    def acknowledge(
+        self, recipient: str, message_ids: Sequence[str], proof: bytes, at: dt.datetime, actor: str, reason: str
+    ) -> int:
+        """Mark delivered those of `message_ids` that are the recipient's and undelivered; returns how many.
+
+        Ids that are another party's, unknown or delivered already are passed over.
+        """
         with writing(self.engine) as tx:
-            changed = tx.execute(
-                update(outbox)
-                .where(outbox.c.recipient == recipient, outbox.c.message_id.in_(list(message_ids)))
-                .where(outbox.c.status.in_(UNDELIVERED))
-                .values(status=OutboundStatus.DELIVERED.value, delivered_at=at, delivery_receipt=proof)
+            theirs = tx.execute(
+                select(outbox.c.id).where(outbox.c.recipient == recipient, outbox.c.message_id.in_(list(message_ids)))
+            ).scalars()
+            moved = transition_many(
+                tx, OUTBOUND, list(theirs), OutboundStatus.DELIVERED, actor=actor, at=at, reason=reason,
+                values={"delivered_at": at, "delivery_receipt": proof},
             )
-        return changed.rowcount
+        return len(moved)
 
 
 def _outbound(row) -> OutboundMessage:  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from gateway.services import Services
 
 log = structlog.get_logger(__name__)
+ACTOR = "pull"  # in the outbound messages' history
 
 ReferenceReader = Callable[[Connection, Party, str], list[bytes]]
 """The signed messages `party` may read about a reference; raises ReadRefused when it may not."""
@@ -77,7 +78,10 @@ def acknowledge(intake: Intake, services: Services) -> None:
     assert ack is not None  # the payload was validated
     ns = {"a": etree.QName(ack).namespace}
     message_ids = [element.text.strip() for element in ack.iterfind("a:messageId", ns) if element.text]
-    count = services.outbox.acknowledge(intake.party.identity, message_ids, intake.body, intake.received_at)
+    count = services.outbox.acknowledge(
+        intake.party.identity, message_ids, intake.body, intake.received_at, ACTOR,
+        f"acknowledged by {intake.header.document_type} {intake.header.message_id}",
+    )
     log.info("pulled messages acknowledged", sender=intake.party.identity, message_id=intake.header.message_id, delivered=count)
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.envelope import Header
 from gateway.errors import Problem
+from gateway.lifecycle import INBOUND, MessageStatus, Step, entered, history, transition, transition_many
 from gateway.store.engine import writing
-from gateway.store.tables import MessageStatus, messages, rejections
+from gateway.store.tables import messages, rejections
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,6 @@ class StoredMessage:
 _FIND_EXISTING = select(messages.c.id, messages.c.digest, messages.c.receipt).where(
     messages.c.sender == bindparam("sender"), messages.c.message_id == bindparam("message_id")
 )
-_MARK_QUEUED = (
-    update(messages)
-    .where(messages.c.id.in_(bindparam("pks", expanding=True)), messages.c.status == MessageStatus.ACCEPTED.value)
-    .values(status=MessageStatus.QUEUED.value, queued_at=bindparam("at"))
-)
 
 
 class MessageStore:
@@ -102,7 +98,7 @@ class MessageStore:
         # its own dialect. Built once, so SQLAlchemy compiles it once and batches many rows into it.
         dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._insert_new = (
-            dialect_insert(messages)
+            INBOUND.with_initial_status(dialect_insert(messages))
             .on_conflict_do_nothing(index_elements=["sender", "message_id"])
             .returning(messages.c.id, messages.c.sender, messages.c.message_id)
         )
@@ -116,22 +112,27 @@ class MessageStore:
 
         Messages whose (sender, message_id) is taken are skipped by the database
         (ON CONFLICT DO NOTHING) and answered from the stored row after the commit.
+        Each new message's first history row (entered `accepted` by its door) is
+        written in the same transaction, by one more statement for the whole batch.
         Few round trips matter: each one gives up the GIL inside the write lock.
         """
         if not batch:
             return []
-        rows = [
-            asdict(new) | {"status": MessageStatus.ACCEPTED.value, "attempts": 0, "received_at": received_at}
-            for new, received_at in batch
-        ]
+        rows = [asdict(new) | {"attempts": 0, "received_at": received_at} for new, received_at in batch]
         with writing(self.engine) as connection:
             result = connection.execute(self._insert_new, rows)
             inserted = {(row.sender, row.message_id): row.id for row in result}
-        results = []
-        for new, _ in batch:
-            pk = inserted.pop((new.sender, new.message_id), None)  # pop: a repeat within the batch is a resend
-            results.append(Recorded(pk, None) if pk is not None else self._existing(new))
-        return results
+            # pop: a repeat within the batch is a resend of the first
+            new_pks = [inserted.pop((new.sender, new.message_id), None) for new, _ in batch]
+            # each entered through its door, when it was received
+            entered(
+                connection, INBOUND, [pk for pk in new_pks if pk is not None],
+                actor=messages.c.door, at=messages.c.received_at,
+            )
+        return [
+            Recorded(pk, None) if pk is not None else self._existing(new)
+            for pk, (new, _) in zip(new_pks, batch, strict=True)
+        ]
 
     def _existing(self, new: NewMessage) -> Recorded:
         """The outcome for a message whose (sender, message_id) is already stored."""
@@ -175,13 +176,20 @@ class MessageStore:
                 )
             )
 
-    def mark_queued(self, pks: Iterable[int], at: dt.datetime) -> None:
-        """Note that the broker confirmed these messages (a processed one stays processed)."""
+    def mark_queued(self, pks: Iterable[int], at: dt.datetime, actor: str) -> list[int]:
+        """Note that the broker confirmed these messages; returns those that moved to queued.
+
+        Only an accepted message moves: one that a worker processed (or failed) before
+        the confirm was noted keeps its state, and no history row is written for it.
+        """
         pks = list(pks)
         if not pks:
-            return
+            return []
         with writing(self.engine) as connection:
-            connection.execute(_MARK_QUEUED, {"pks": pks, "at": at})
+            return transition_many(
+                connection, INBOUND, pks, MessageStatus.QUEUED, actor=actor, at=at,
+                reason="the broker confirmed it", values={"queued_at": at},
+            )
 
     def awaiting_publication(self, received_before: dt.datetime, limit: int) -> list[StoredMessage]:
         """Accepted messages the broker has not confirmed, oldest first (for the outbox relay)."""
@@ -211,13 +219,30 @@ class MessageStore:
             )
             return connection.execute(select(messages.c.attempts).where(messages.c.id == pk)).scalar_one()
 
-    def mark_failed(self, pk: int, error: str, at: dt.datetime) -> None:
+    def mark_failed(self, pk: int, error: str, at: dt.datetime, actor: str) -> bool:
+        """Note that the message's handlers gave up on it; False (and no change) when it was processed or failed."""
         with writing(self.engine) as connection:
-            connection.execute(
-                update(messages)
-                .where(messages.c.id == pk)
-                .values(status=MessageStatus.FAILED.value, last_error=error[:4000], processed_at=at)
+            return transition(
+                connection, INBOUND, pk, MessageStatus.FAILED, actor=actor, at=at, reason=error,
+                values={"last_error": error[:4000], "processed_at": at},
             )
+
+    def find(self, key: int | str, sender: str | None = None) -> list[dict]:
+        """The messages a row number (int) or a messageId (str, of `sender` when given) names, without their bytes."""
+        query = select(*_FACT_COLUMNS).order_by(messages.c.id)
+        if isinstance(key, int):
+            query = query.where(messages.c.id == key)
+        else:
+            query = query.where(messages.c.message_id == key)
+        if sender is not None:
+            query = query.where(messages.c.sender == sender)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def timeline(self, pk: int) -> list[Step]:
+        """The message's moves from state to state, oldest first."""
+        with self.engine.connect() as connection:
+            return history(connection, INBOUND, pk)
 
     def count_by(self, *columns: str, **filters: str | None) -> list[tuple]:
         """Counts of messages grouped by the named columns, with optional equality filters."""
@@ -260,6 +285,9 @@ _STORED_COLUMNS = (
     messages.c.route,
     messages.c.status,
 )
+
+
+_FACT_COLUMNS = tuple(column for column in messages.c if column.name not in ("body", "receipt"))
 
 
 def _clip(value: str | None, limit: int) -> str | None:

@@ -1,8 +1,10 @@
-"""The store's tables. One metadata object; `create_all` is idempotent."""
+"""The store's tables. One metadata object; `create_all` is idempotent.
+
+The `status` columns of `messages` and `outbox` belong to gateway/lifecycle.py,
+which lists their states and is the only writer of them (with `message_history`).
+"""
 
 from __future__ import annotations
-
-import enum
 
 from sqlalchemy import (
     BigInteger,
@@ -23,15 +25,6 @@ metadata = MetaData()
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class MessageStatus(enum.StrEnum):
-    """The life of an accepted inbound message."""
-
-    ACCEPTED = "accepted"  # stored and receipted; not yet confirmed by the broker
-    QUEUED = "queued"  # the broker confirmed it; a worker will take it
-    PROCESSED = "processed"  # its handler's effect is committed
-    FAILED = "failed"  # its handler kept failing; it is in the dead-letter queue
 
 
 parties = Table(
@@ -91,7 +84,7 @@ messages = Table(
     Column("body", LargeBinary, nullable=False),  # the exact signed bytes received
     Column("receipt", LargeBinary, nullable=False),  # the signed receipt that was returned
     Column("route", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # gateway.lifecycle.MessageStatus
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
@@ -119,14 +112,6 @@ rejections = Table(
     Column("receipt", LargeBinary, nullable=False),
 )
 
-class OutboundStatus(enum.StrEnum):
-    """The life of a message the gateway sends (lane notices, result notices, alerts, copies)."""
-
-    PENDING = "pending"  # signed and stored; not yet delivered
-    DELIVERED = "delivered"  # the recipient acknowledged it (pull) or returned a valid signed receipt (push)
-    PARKED = "parked"  # every delivery attempt failed; waiting for an operator
-
-
 outbox = Table(
     "outbox",
     metadata,
@@ -140,7 +125,7 @@ outbox = Table(
     Column("correlation_id", String(128), nullable=False),
     Column("source", Id, ForeignKey("messages.id")),  # the inbound message that caused it, if any
     Column("body", LargeBinary, nullable=False),  # the exact signed bytes sent
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # gateway.lifecycle.OutboundStatus
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True)),  # the broker confirmed it on the outbound exchange
     Column("attempts", Integer, nullable=False, default=0),
@@ -158,4 +143,18 @@ processing = Table(
     Column("handler", String(128), primary_key=True),
     Column("processed_at", DateTime(timezone=True), nullable=False),
     Column("outcome", Text),
+)
+
+message_history = Table(
+    "message_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),  # within one message, the order of its moves
+    Column("kind", String(8), nullable=False),  # "inbound" (`message` is a messages.id) or "outbound" (an outbox.id)
+    Column("message", Id, nullable=False),
+    Column("from_status", String(16)),  # None: the message entered its lifecycle
+    Column("to_status", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),  # a component ("http", "worker", "delivery", ...) or "operator:<login>"
+    Column("reason", Text),
+    Index("ix_message_history_message", "kind", "message", "id"),
 )

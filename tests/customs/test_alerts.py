@@ -270,7 +270,9 @@ def test_the_timers_component_runs_check_rates_from_the_repository_routes_and_pu
     assert assembly.timers().run_once(timer, load_handler(timer.task)) == 1  # type: ignore[arg-type]
 
     with services.engine.connect() as connection:
-        published = connection.execute(
-            select(outbox.c.published_at).where(outbox.c.document_type == "RISK_ALERT")
-        ).scalars()
-        assert [moment is not None for moment in published] == [True, True]  # HQHCM's and OPS's
+        alerts_sent = connection.execute(
+            select(outbox.c.id, outbox.c.published_at).where(outbox.c.document_type == "RISK_ALERT")
+        ).all()
+    assert [moment is not None for _, moment in alerts_sent] == [True, True]  # HQHCM's and OPS's
+    for pk, _ in alerts_sent:  # emitted by the timers component, in its history
+        assert [(s.from_status, s.to_status, s.actor) for s in services.outbox.timeline(pk)] == [(None, "pending", "timers")]

@@ -19,10 +19,11 @@ from support import MessageFactory, config_with_rules, wait_until, without_rando
 
 from customs.risk import replay
 from customs.state import decisions, declarations
+from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
-from gateway.store.tables import MessageStatus, outbox
 from gateway.store.tables import messages as messages_table
+from gateway.store.tables import outbox
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from support import LiveGateway, MessageFactory, wait_until
 
 from gateway import client
+from gateway.lifecycle import MessageStatus
 from gateway.services import Services
-from gateway.store.tables import MessageStatus
 from gateway.store.tables import messages as messages_table
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from support import MessageFactory
 
 from conformance import SAMPLE_SENDERS
 from gateway import client
+from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
-from gateway.store.tables import MessageStatus
 
 HTTP = Transport("http")
 

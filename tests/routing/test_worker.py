@@ -24,11 +24,12 @@ from gateway import xmlsafe
 from gateway.broker.publisher import message_headers
 from gateway.envelope import read_header
 from gateway.inbound import InboundMessage
+from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
-from gateway.store.tables import MessageStatus, processing
 from gateway.store.tables import messages as messages_table
+from gateway.store.tables import processing
 from routing.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -176,6 +177,12 @@ def test_every_document_type_reaches_its_route_handler_and_is_processed(
     # the intake's late "broker confirmed" note must not step back from processed
     services.confirmations.flush()
     assert processed(services, stored)
+    timeline = services.store.timeline(stored.pk)
+    assert [(s.from_status, s.to_status, s.actor) for s in timeline] in (
+        [(None, "accepted", "http"), ("accepted", "queued", "http"), ("queued", "processed", "worker")],
+        [(None, "accepted", "http"), ("accepted", "processed", "worker")],  # the worker was quicker than the note
+    )
+    assert timeline[-1].reason == done["outcome"]
 
 
 def test_a_worker_consumes_every_route_queue(services: Services, workers, queues) -> None:
@@ -259,6 +266,10 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
     wait_until(lambda: status(services, bad) == MessageStatus.FAILED.value, timeout=10)
     failed = row(services, bad)
     assert failed["last_error"] == reason and failed["attempts"] == max_attempts
+    *_, last = services.store.timeline(bad.pk)
+    assert (last.from_status in ("accepted", "queued"), last.to_status, last.actor, last.reason) == (
+        True, "failed", "worker", reason
+    )
     assert calls[bad.message_id] == max_attempts
     assert handled("declarations", "retried") == max_attempts - 1
     assert handled("declarations", "dead-lettered") == 1

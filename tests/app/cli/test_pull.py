@@ -11,10 +11,10 @@ from app.cli.main import main
 from conformance import SAMPLES_DIR
 from gateway import client
 from gateway.envelope import content_element
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.compose import Subject
 from gateway.services import Services
 from gateway.store.engine import writing
-from gateway.store.tables import OutboundStatus
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_pull_lists_the_messages_and_acknowledges_them(
     monkeypatch.setattr(pull, "console", Console(width=250))  # whole message ids in the table
     content = content_element(client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
     with writing(services.engine) as tx:
-        sent = [services.outbox.emit(tx, MARKETPLACE, Subject("RESULT_NOTICE", "23", "107012345670"), content, "c") for _ in range(3)]
+        sent = [services.outbox.emit(tx, MARKETPLACE, Subject("RESULT_NOTICE", "23", "107012345670"), content, "c", actor="worker") for _ in range(3)]
     command = ["--config", str(config_path), "pull", "--party", MARKETPLACE, "--url", live_gateway.url, "--limit", "2", *door]
 
     assert main([*command, "--ack"]) == 0

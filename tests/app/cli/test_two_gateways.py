@@ -19,10 +19,10 @@ from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.config import load_settings
 from gateway.envelope import read_header
+from gateway.lifecycle import OutboundStatus
 from gateway.schemas.catalogue import common_namespace
 from gateway.services import Services
 from gateway.signing.verify import verify_envelope
-from gateway.store.tables import OutboundStatus
 
 pytestmark = pytest.mark.integration
 RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"

@@ -13,9 +13,10 @@ from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
 
 from conformance import SAMPLE_SENDERS
 from gateway import client
+from gateway.lifecycle import MessageStatus
 from gateway.services import Services
-from gateway.store.tables import MessageStatus, processing
 from gateway.store.tables import messages as messages_table
+from gateway.store.tables import processing
 
 pytestmark = pytest.mark.integration
 

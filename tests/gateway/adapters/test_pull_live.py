@@ -12,12 +12,12 @@ from support import AMQP_URL, LiveGateway
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.envelope import PartyRef, content_element, read_header
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.compose import EnvelopeComposer, Subject
 from gateway.outbound.pull import MESSAGE_ACK, MESSAGE_QUERY, ack_content, query_content
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.store.engine import writing
-from gateway.store.tables import OutboundStatus
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_a_party_pulls_its_messages_through_every_door_and_acknowledges_them(
     content = content_element(client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
     with writing(services.engine) as tx:
         sent = [
-            services.outbox.emit(tx, MARKETPLACE, Subject("RESULT_NOTICE", "23", f"10701234567{n}"), content, "corr")
+            services.outbox.emit(tx, MARKETPLACE, Subject("RESULT_NOTICE", "23", f"10701234567{n}"), content, "corr", actor="worker")
             for n in range(8)
         ]
     me = services.parties.get(MARKETPLACE)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 import pika
 import pika.exceptions
 import pytest
-from sqlalchemy import update
 from support import AMQP_URL, MessageFactory, wait_until
 
 from conformance import SAMPLE_SENDERS
@@ -25,12 +24,11 @@ from gateway import client, xmlsafe
 from gateway.broker.connection import connect
 from gateway.broker.relay import OutboxRelay
 from gateway.envelope import read_header
+from gateway.lifecycle import INBOUND, MessageStatus, transition
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.engine import writing
 from gateway.store.messages import NewMessage, StoredMessage
-from gateway.store.tables import MessageStatus
-from gateway.store.tables import messages as messages_table
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +169,9 @@ def test_messages_recorded_but_never_published_are_relayed_oldest_first(
     for (properties, body), message in zip(taken, stored, strict=True):
         assert_carries(properties, body, message)
         assert status(services, message) == MessageStatus.QUEUED.value
+        entered, queued = services.store.timeline(message.pk)
+        assert (entered.from_status, entered.to_status) == (None, "accepted")
+        assert (queued.from_status, queued.to_status, queued.actor) == ("accepted", "queued", "relay")
 
 
 def test_the_relay_with_the_broker_down_publishes_nothing_and_keeps_everything(
@@ -220,10 +221,10 @@ def test_the_configured_grace_period_is_the_default(services: Services, messages
 
 def test_only_unconfirmed_messages_are_relayed(services: Services, messages: MessageFactory, queues, relays) -> None:
     queued, processed, failed, accepted = (record(services, messages) for _ in range(4))
-    services.store.mark_queued([queued.pk], now())
-    services.store.mark_failed(failed.pk, "RuntimeError: boom", now())
-    with writing(services.engine) as tx:
-        tx.execute(update(messages_table).where(messages_table.c.id == processed.pk).values(status="processed"))
+    services.store.mark_queued([queued.pk], now(), "http")
+    services.store.mark_failed(failed.pk, "RuntimeError: boom", now(), "worker")
+    with writing(services.engine) as tx:  # a worker took it before its confirm was noted
+        transition(tx, INBOUND, processed.pk, MessageStatus.PROCESSED, actor="worker", at=now())
 
     assert relays(services).relay_once(grace=NO_GRACE) == 1
 

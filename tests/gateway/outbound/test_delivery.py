@@ -7,6 +7,8 @@ not count as delivery. Delivery runs in a thread with the production adapters.
 
 from __future__ import annotations
 
+import os
+import pwd
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,14 +16,17 @@ from pathlib import Path
 
 import pytest
 from partner import ACCEPT, FAIL, FORGE, MISDIGEST, REJECT, TAMPER, PartnerEndpoint, write_parties
+from rich.console import Console
 from sqlalchemy.exc import OperationalError
 from support import AMQP_URL, wait_until, write_config
 
+from app.cli import outbox as outbox_cli
 from app.cli.main import main
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.adapters.pushers import PUSHERS
 from gateway.envelope import PartyRef, content_element, read_header
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.compose import Subject
 from gateway.outbound.delivery import Delivery
 from gateway.outbound.outbox import OutboundMessage, OutboxEntry
@@ -29,7 +34,6 @@ from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.verify import verify_envelope
 from gateway.store.engine import writing
-from gateway.store.tables import OutboundStatus
 from routing.publication import publish_emitted
 
 pytestmark = pytest.mark.integration
@@ -78,7 +82,9 @@ def emit(services: Services, recipient: str, reference: str = "107012345670") ->
     """What a handler does: sign and store a notice in its transaction, publish it after the commit."""
     content = content_element(client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
     with writing(services.engine) as tx:
-        message = services.outbox.emit(tx, recipient, Subject("RESULT_NOTICE", "23", reference), content, f"corr-{reference}")
+        message = services.outbox.emit(
+            tx, recipient, Subject("RESULT_NOTICE", "23", reference), content, f"corr-{reference}", actor="worker"
+        )
     publish_emitted(services, [message])
     return message
 
@@ -87,6 +93,10 @@ def entry(services: Services, message: OutboundMessage) -> OutboxEntry:
     found = services.outbox.get(message.message_id)
     assert found is not None
     return found
+
+
+def moves(services: Services, message: OutboundMessage) -> list[tuple[str | None, str, str]]:
+    return [(step.from_status, step.to_status, step.actor) for step in services.outbox.timeline(message.pk)]
 
 
 def settled(services: Services, message: OutboundMessage, status: OutboundStatus, timeout: float = 30) -> OutboxEntry:
@@ -110,6 +120,7 @@ def test_a_push_to_a_live_endpoint_is_delivered_with_the_partners_signed_receipt
     proof = client.read_receipt(done.delivery_receipt, services.trust)
     assert (proof.signer, proof.received_message_id, proof.status) == (recipient, message.message_id, "ACCEPTED")
     assert done.attempts == 0 and done.delivered_at is not None and done.last_error is None
+    assert moves(services, message) == [(None, "pending", "worker"), ("pending", "delivered", "delivery")]
 
 
 def test_a_message_for_a_party_without_endpoint_is_not_pushed_but_waits_to_be_pulled(
@@ -227,6 +238,7 @@ def test_an_endpoint_that_never_recovers_parks_the_message_and_an_operator_resen
 
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
     monkeypatch.setenv("GATEWAY_AMQP_URL", AMQP_URL)
+    monkeypatch.setattr(outbox_cli, "console", Console(width=250))  # table cells unfolded
     cli = ["--config", str(config_path), "outbox"]
     assert main([*cli, "list", "--status", "parked"]) == 0
     listed = capsys.readouterr().out
@@ -235,13 +247,25 @@ def test_an_endpoint_that_never_recovers_parks_the_message_and_an_operator_resen
     assert "attempts failed" in capsys.readouterr().out
 
     partner.mode = ACCEPT
-    assert main([*cli, "resend", str(message.pk)]) == 0
+    assert main([*cli, "resend", str(message.pk), "--reason", "partner fixed its certificate store"]) == 0
     assert "pending again" in capsys.readouterr().out
     delivered = settled(services, message, OutboundStatus.DELIVERED)
 
     assert partner.accepted() == [message.body]  # the same messageId and bytes as every earlier attempt
     assert delivered.delivery_receipt is not None
     assert main([*cli, "resend", message.message_id]) == 1  # only a parked message can be resent
+    operator = f"operator:{pwd.getpwuid(os.getuid()).pw_name}"
+    timeline = services.outbox.timeline(message.pk)
+    assert [(s.from_status, s.to_status, s.actor) for s in timeline] == [
+        (None, "pending", "worker"),
+        ("pending", "parked", "delivery"),
+        ("parked", "pending", operator),  # the refused second resend left no trace
+        ("pending", "delivered", "delivery"),
+    ]
+    assert timeline[1].reason == parked.last_error and timeline[2].reason == "partner fixed its certificate store"
+    assert main([*cli, "show", message.message_id]) == 0
+    shown = capsys.readouterr().out
+    assert "Timeline" in shown and operator in shown and "partner fixed its certificate store" in shown
 
 
 # --- answers that are not a proof of delivery -------------------------------------------------

@@ -13,6 +13,7 @@ from support import MessageFactory, write_config
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.envelope import PartyRef, content_element, read_header
+from gateway.lifecycle import OutboundStatus
 from gateway.outbound.compose import EnvelopeComposer, Subject
 from gateway.outbound.outbox import OutboundMessage
 from gateway.outbound.pull import MESSAGE_ACK, MESSAGE_QUERY, ack_content, query_content
@@ -21,7 +22,6 @@ from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.verify import verify_envelope
 from gateway.store.engine import writing
-from gateway.store.tables import OutboundStatus
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def emit(services: Services, recipient: str, count: int, reference: str = "10701
     content = content_element(client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
     with writing(services.engine) as tx:
         return [
-            services.outbox.emit(tx, recipient, Subject("RESULT_NOTICE", "23", reference), content, "corr")
+            services.outbox.emit(tx, recipient, Subject("RESULT_NOTICE", "23", reference), content, "corr", actor="worker")
             for _ in range(count)
         ]
 
@@ -129,6 +129,12 @@ def test_acknowledged_messages_are_delivered_with_the_signed_acknowledgement_as_
         assert read_header(proof.root).sender.identity == MARKETPLACE
     assert services.store.get(MARKETPLACE, ack.message_id) is not None  # recorded like any message
     assert acknowledge(send, MARKETPLACE, taken).accepted  # acknowledging again is harmless
+    for message in sent[:2]:  # ... and moves nothing twice
+        assert [(s.from_status, s.to_status, s.actor, s.reason) for s in services.outbox.timeline(message.pk)] == [
+            (None, "pending", "worker", None),
+            ("pending", "delivered", "pull", f"acknowledged by MESSAGE_ACK {ack.message_id}"),
+        ]
+    assert [s.to_status for s in services.outbox.timeline(sent[2].pk)] == ["pending"]
 
 
 def test_a_party_cannot_acknowledge_or_pull_someone_elses_messages(services: Services, send: Send) -> None:

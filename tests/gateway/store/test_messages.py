@@ -8,12 +8,13 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, select
 
 from gateway.errors import ErrorCode, Problem
+from gateway.lifecycle import INBOUND, MessageStatus, transition
 from gateway.store.engine import writing
 from gateway.store.messages import MessageStore, NewMessage, Recorded
-from gateway.store.tables import MessageStatus, messages, rejections
+from gateway.store.tables import messages, rejections
 
 pytestmark = pytest.mark.integration
 
@@ -200,10 +201,9 @@ def test_awaiting_publication_skips_what_the_broker_confirmed_or_workers_finishe
 ) -> None:
     pks = [store.record(make_message(), T0).pk for _ in range(4)]
     accepted, queued, processed, failed = pks
-    store.mark_queued([queued, processed], T0)
-    store.mark_failed(failed, "boom", T0)
-    with writing(store.engine) as tx:
-        tx.execute(update(messages).where(messages.c.id == processed).values(status=MessageStatus.PROCESSED.value))
+    store.mark_queued([queued], T0, "http")
+    store.mark_failed(failed, "boom", T0, "worker")
+    mark_processed(store, processed, T0)
 
     assert [m.pk for m in store.awaiting_publication(T0 + dt.timedelta(days=1), 100)] == [accepted]
 
@@ -211,31 +211,72 @@ def test_awaiting_publication_skips_what_the_broker_confirmed_or_workers_finishe
 # --- status changes -----------------------------------------------------------
 
 
+def mark_processed(store: MessageStore, pk: int, at: dt.datetime) -> None:
+    """What routing/processing.py does in the worker's transaction."""
+    with writing(store.engine) as tx:
+        assert transition(
+            tx, INBOUND, pk, MessageStatus.PROCESSED, actor="worker", at=at, values={"processed_at": at}
+        )
+
+
+def moves(store: MessageStore, pk: int) -> list[tuple[str | None, str, str]]:
+    return [(step.from_status, step.to_status, step.actor) for step in store.timeline(pk)]
+
+
+def test_recording_writes_the_first_history_row_by_the_door(store: MessageStore, make_message: Factory) -> None:
+    received_at = now()
+    new, resend = make_message(), make_message()
+    first = store.record_many([(new, received_at), (dataclasses.replace(resend, door="soap"), received_at)])
+    store.record(new, now())  # an identical resend enters nothing
+
+    (step,) = store.timeline(first[0].pk)
+    assert (step.from_status, step.to_status, step.actor, step.at) == (None, "accepted", "http", received_at)
+    assert moves(store, first[1].pk) == [(None, "accepted", "soap")]
+
+
+def test_recording_a_batch_and_its_history_is_two_statements(store: MessageStore, engine: Engine, make_message: Factory) -> None:
+    """The group commit's hot path: one INSERT of the messages, one INSERT ... SELECT of their first history rows."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        recorded = store.record_many([(make_message(), now()) for _ in range(20)])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert len(statements) == 2, statements
+    assert all(len(store.timeline(r.pk)) == 1 for r in recorded)  # type: ignore[arg-type]
+
+
 def test_mark_queued_moves_accepted_only(store: MessageStore, engine: Engine, make_message: Factory) -> None:
     accepted, processed, failed = (store.record(make_message(), T0).pk for _ in range(3))
     processed_at = T0 + dt.timedelta(seconds=5)
-    with writing(engine) as tx:
-        tx.execute(
-            update(messages)
-            .where(messages.c.id == processed)
-            .values(status=MessageStatus.PROCESSED.value, processed_at=processed_at)
-        )
-    store.mark_failed(failed, "RuntimeError: boom", processed_at)
+    mark_processed(store, processed, processed_at)
+    store.mark_failed(failed, "RuntimeError: boom", processed_at, "worker")
     queued_at = T0 + dt.timedelta(seconds=9)
 
-    store.mark_queued([accepted, processed, failed], queued_at)
+    moved = store.mark_queued([accepted, processed, failed], queued_at, "relay")
 
+    assert moved == [accepted]
     assert row_of(engine, accepted)["status"] == MessageStatus.QUEUED.value
     assert row_of(engine, accepted)["queued_at"].replace(tzinfo=UTC) == queued_at
     assert row_of(engine, processed)["status"] == MessageStatus.PROCESSED.value
     assert row_of(engine, processed)["queued_at"] is None
     assert row_of(engine, failed)["status"] == MessageStatus.FAILED.value
+    # only the move that happened is in the history
+    assert moves(store, accepted) == [(None, "accepted", "http"), ("accepted", "queued", "relay")]
+    assert moves(store, processed) == [(None, "accepted", "http"), ("accepted", "processed", "worker")]
+    assert moves(store, failed) == [(None, "accepted", "http"), ("accepted", "failed", "worker")]
 
 
 def test_mark_queued_of_nothing_changes_nothing(store: MessageStore, engine: Engine, make_message: Factory) -> None:
     pk = store.record(make_message(), T0).pk
 
-    _, commits = commits_during(engine, lambda: store.mark_queued([], T0))
+    _, commits = commits_during(engine, lambda: store.mark_queued([], T0, "relay"))
 
     assert commits == 0
     assert row_of(engine, pk)["status"] == MessageStatus.ACCEPTED.value
@@ -248,7 +289,7 @@ def test_failed_attempts_are_counted_and_mark_failed_records_the_reason(
     reason = "ValueError: " + "x" * 5000
 
     counted = [store.note_failure(pk, f"attempt {n}") for n in (1, 2, 3)]
-    store.mark_failed(pk, reason, T0)
+    assert store.mark_failed(pk, reason, T0, "worker")
 
     row = row_of(engine, pk)
     assert counted == [1, 2, 3]
@@ -256,6 +297,34 @@ def test_failed_attempts_are_counted_and_mark_failed_records_the_reason(
     assert row["last_error"] == reason[:4000]
     assert row["attempts"] == 3
     assert row["processed_at"].replace(tzinfo=UTC) == T0
+    *_, failed = store.timeline(pk)
+    assert (failed.from_status, failed.to_status, failed.actor, failed.reason) == ("accepted", "failed", "worker", reason[:4000])
+    # a failure is no move: counting attempts leaves no history
+    assert len(store.timeline(pk)) == 2
+
+
+def test_a_processed_message_is_not_marked_failed(store: MessageStore, engine: Engine, make_message: Factory) -> None:
+    pk = store.record(make_message(), T0).pk
+    mark_processed(store, pk, T0)
+
+    assert not store.mark_failed(pk, "RuntimeError: a late copy failed", T0, "worker")
+
+    row = row_of(engine, pk)
+    assert (row["status"], row["last_error"]) == (MessageStatus.PROCESSED.value, None)
+    assert moves(store, pk) == [(None, "accepted", "http"), ("accepted", "processed", "worker")]
+
+
+def test_find_by_row_number_or_message_id(store: MessageStore, make_message: Factory) -> None:
+    first = make_message(sender="0101234567")
+    same_id = make_message(sender="0309876543", message_id=first.message_id)
+    a, b = store.record(first, T0).pk, store.record(same_id, T0).pk
+
+    (by_pk,) = store.find(a)
+    assert (by_pk["id"], by_pk["sender"], by_pk["message_id"]) == (a, first.sender, first.message_id)
+    assert "body" not in by_pk and "receipt" not in by_pk
+    assert [row["id"] for row in store.find(first.message_id)] == [a, b]
+    assert [row["id"] for row in store.find(first.message_id, "0309876543")] == [b]
+    assert store.find(first.message_id, "nobody") == [] and store.find(b + 1) == []
 
 
 # --- reports ------------------------------------------------------------------
@@ -272,8 +341,8 @@ def population(store: MessageStore, make_message: Factory) -> dict[str, int]:
         "decl2": store.record(make_message(document_type="ECOM_DECLARATION", route="declarations"), T0).pk,
         "other": store.record(make_message(sender="0309876543"), T0).pk,
     }
-    store.mark_queued([pks["order3"]], T0)
-    store.mark_failed(pks["decl2"], "boom", T0)
+    store.mark_queued([pks["order3"]], T0, "http")
+    store.mark_failed(pks["decl2"], "boom", T0, "worker")
     return pks  # type: ignore[return-value]
 
 
