@@ -1,13 +1,34 @@
 """Shared fixtures: a test PKI, isolated stores (SQLite and PostgreSQL), an isolated broker namespace,
-the gateway's services and pipeline, signed test messages, and a live gateway in a subprocess.
+the gateway's services and pipeline, signed test messages, and live gateways in subprocesses.
 
 Integration tests use the real RabbitMQ and PostgreSQL servers (scripts/services-up starts them);
-every test run gets its own PostgreSQL database and its own broker namespace, removed afterwards.
+every test run (every pytest-xdist worker) gets its own PostgreSQL database, and every test its own
+broker namespace and store, removed afterwards.
+
+The rules the suite runs by:
+
+- **Which store.** A test that takes `db_url` (directly or through `settings`, `services`, `pipeline`...)
+  runs once per store of its closest `stores` mark, by default on both SQLite and PostgreSQL. Both stores
+  are kept for what the store itself decides: the store and its group commit (tests/gateway/store), the
+  pipeline's record, duplicate and conflict handling, the relay, the workers' claims and idempotence,
+  delivery and pull acknowledgements, the dialect-specific statements (ON CONFLICT) and the reports' SQL.
+  The business (tests/customs, tests/routing/handlers, the CLI's readers) runs on SQLite
+  (`pytestmark = pytest.mark.stores("sqlite")`), with PostgreSQL cross-checks marked on the tests that
+  keep both stores.
+- **Which tier.** A test that needs RabbitMQ or PostgreSQL is marked `integration` automatically, from the
+  fixtures it uses (SERVER_FIXTURES, or `db_url` on PostgreSQL); a test that reaches a server some other way
+  carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
+- **In parallel.** scripts/test runs the suite with pytest-xdist (`--dist loadgroup`). Tests sharing a
+  module-scoped fixture run on one worker (one xdist group per module), and so do the tests of the shared
+  live gateways. A test marked `restarts_broker` has RabbitMQ to itself: every other integration test holds
+  a shared turn on the broker (BrokerTurns) while it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,26 +36,130 @@ from pathlib import Path
 import psycopg
 import pytest
 from business import exchange, inspection_result_fixture  # noqa: F401  (fixtures for the business tests)
-from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, Queues, isolated_schema, write_config
-from workers import handled, workers  # noqa: F401  (fixtures for the worker and business tests)
+from support import (
+    AMQP_URL,
+    PG_ADMIN_URL,
+    PULLERS,
+    REPO,
+    Live,
+    LiveGateway,
+    MessageFactory,
+    Queues,
+    isolated_schema,
+    write_config,
+)
+from workers import handled, workers  # noqa: F401  (fixtures for the worker tests)
 
 from app.wiring import Assembly, assemble
 from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings
 from gateway.parties import read_parties_file
 from gateway.pipeline import Pipeline
+from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import init_pki
 
-# --- PKI ----------------------------------------------------------------------
+STORES = ("sqlite", "postgresql")
+# Fixtures that reach RabbitMQ or PostgreSQL: a test using any of them is an integration test.
+SERVER_FIXTURES = frozenset({"postgres_url", "assembly", "queues", "live_gateway"})
+LIVE_GROUP = "live-gateway"
+
+
+# --- how the suite runs: stores, tiers, parallel groups -------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames and not parametrizes(metafunc, "db_url"):
+        marker = metafunc.definition.get_closest_marker("stores")
+        metafunc.parametrize("db_url", marker.args if marker else STORES, indirect=True)
+
+
+def parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test parametrizes `name` itself (with indirect=True, for a fixture)."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
+
+
+def needs_servers(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    on_postgresql = callspec is not None and callspec.params.get("db_url") == "postgresql"
+    return on_postgresql or not SERVER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_servers(item):
+            item.add_marker(pytest.mark.integration)
+        if "live_gateway" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
+        elif any(
+            definitions[-1].scope == "module" for definitions in item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+class BrokerTurns:
+    """Turns on the one RabbitMQ server, across the pytest-xdist workers of a run (file locks).
+
+    Tests take shared turns; a test that restarts the broker takes an exclusive one. A waiting
+    exclusive turn goes first: shared turns pass through `gate` and wait behind it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.gate = directory / "broker-turns.gate"
+        self.turns = directory / "broker-turns.lock"
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool = False) -> Iterator[None]:
+        with self.gate.open("a") as gate, self.turns.open("a") as turns:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            finally:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+            try:
+                yield
+            finally:
+                fcntl.flock(turns, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def broker_turns(tmp_path_factory: pytest.TempPathFactory) -> BrokerTurns:
+    run = tmp_path_factory.getbasetemp()
+    return BrokerTurns(run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run)  # the run's, not the worker's
+
+
+@pytest.fixture(autouse=True)
+def broker_turn(request: pytest.FixtureRequest, broker_turns: BrokerTurns) -> Iterator[None]:
+    if request.node.get_closest_marker("integration") is None:
+        yield
+        return
+    with broker_turns.hold(exclusive=request.node.get_closest_marker("restarts_broker") is not None):
+        yield
+
+
+# --- PKI and schemas ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_parties_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """config/parties.toml and the PULLERS."""
+    pullers = "".join(f'\n[[party]]\nid = "{p}"\nname = "Pulling marketplace {p}"\nroles = ["marketplace"]\n' for p in PULLERS)
+    path = tmp_path_factory.mktemp("live-parties") / "parties.toml"
+    path.write_text((REPO / "config" / "parties.toml").read_text(encoding="utf-8") + pullers, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory, live_parties_file: Path) -> Path:
+    """A CA and a key and certificate for every party of config/parties.toml and for the PULLERS."""
     directory = tmp_path_factory.mktemp("pki")
-    parties = [p.key_spec() for p in read_parties_file(REPO / "config" / "parties.toml", directory)]
-    init_pki(directory, parties)
+    init_pki(directory, [p.key_spec() for p in read_parties_file(live_parties_file, directory)])
     return directory
 
 
@@ -50,12 +175,29 @@ def identity(pki_dir: Path) -> Callable[[str], SigningIdentity]:
     return load
 
 
+@pytest.fixture(scope="session")
+def schemas() -> Callable[[Settings], SchemaRegistry]:
+    """The compiled schema registry of a configuration's packs, compiled once per run (it is immutable).
+
+    Keyed by the packs' paths: a test that needs another pack writes it to a path of its own.
+    """
+    cache: dict[tuple[Path, ...], SchemaRegistry] = {}
+
+    def of(settings: Settings) -> SchemaRegistry:
+        packs = tuple(settings.schema_packs)
+        if packs not in cache:
+            cache[packs] = SchemaRegistry.load(packs)
+        return cache[packs]
+
+    return of
+
+
 # --- stores -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this test run's own."""
+    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own)."""
     name = f"gwtest_{uuid.uuid4().hex[:12]}"
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -65,13 +207,20 @@ def postgres_url() -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test that takes this runs on both stores, each time on an empty store of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+@contextlib.contextmanager
+def empty_store(kind: str, directory: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of an empty store of `kind` ("sqlite" or "postgresql") of its own."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'gateway.db'}"
         return
     with isolated_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store of the test's own, on each store of the test's `stores` mark (see the rules above)."""
+    with empty_store(request.param, tmp_path, request) as url:
         yield url
 
 
@@ -85,9 +234,13 @@ def queues() -> Iterator[Queues]:
 # --- settings, services, pipeline ---------------------------------------------
 
 
+def new_namespace() -> str:
+    return f"gwtest-{uuid.uuid4().hex[:10]}"
+
+
 @pytest.fixture
 def namespace() -> str:
-    return f"gwtest-{uuid.uuid4().hex[:10]}"
+    return new_namespace()
 
 
 @pytest.fixture
@@ -95,22 +248,35 @@ def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     return write_config(tmp_path / "config", pki_dir, namespace)
 
 
-@pytest.fixture
-def settings(config_path: Path, db_url: str) -> Settings:
+def settings_for(config_path: Path, db_url: str) -> Settings:
     return load_settings(config_path, environ={"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL})
 
 
 @pytest.fixture
-def assembly(settings: Settings) -> Iterator[Assembly]:
+def settings(config_path: Path, db_url: str) -> Settings:
+    return settings_for(config_path, db_url)
+
+
+@contextlib.contextmanager
+def assembled(settings: Settings, schemas: Callable[[Settings], SchemaRegistry]) -> Iterator[Assembly]:
+    """The gateway's parts as `serve` wires them, with their broker topology; removed afterwards."""
+    built = assemble(settings, sync_registry=True, schemas=schemas(settings))
+    try:
+        with contextlib.closing(connect(AMQP_URL)) as connection:
+            built.services.topology.declare(connection.channel())
+        yield built
+    finally:
+        built.close()
+        # A fresh connection: a test may have restarted the broker in between.
+        with contextlib.closing(connect(AMQP_URL)) as connection:
+            built.services.topology.delete(connection.channel())
+
+
+@pytest.fixture
+def assembly(settings: Settings, schemas: Callable[[Settings], SchemaRegistry]) -> Iterator[Assembly]:
     """The gateway's parts as `serve` wires them, on the test's store and broker namespace."""
-    built = assemble(settings, sync_registry=True)
-    with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.services.topology.declare(connection.channel())
-    yield built
-    built.close()
-    # A fresh connection: a test may have restarted the broker in between.
-    with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.services.topology.delete(connection.channel())
+    with assembled(settings, schemas) as built:
+        yield built
 
 
 @pytest.fixture
@@ -131,15 +297,42 @@ def messages(identity: Callable[[str], SigningIdentity]) -> MessageFactory:
     return MessageFactory(identity)
 
 
-# --- a live gateway -----------------------------------------------------------
+# --- live gateways ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", params=STORES)
+def live_gateway(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pki_dir: Path,
+    live_parties_file: Path,
+    schemas: Callable[[Settings], SchemaRegistry],
+    broker_turns: BrokerTurns,
+) -> Iterator[Live]:
+    """`gateway serve` in a subprocess, one per store, shared by the tests that send to it and look inside it.
+
+    Tests must not count on an empty gateway: each uses message ids of its own, and a test that pulls, a party
+    of its own (PULLERS).
+    """
+    directory = tmp_path_factory.mktemp(f"live-{request.param}")
+    config = write_config(directory / "config", pki_dir, new_namespace(), registry={"parties": str(live_parties_file)})
+    with broker_turns.hold(), contextlib.ExitStack() as starting:
+        url = starting.enter_context(empty_store(request.param, directory, request))
+        built = starting.enter_context(assembled(settings_for(config, url), schemas))
+        gateway = LiveGateway(config, url, directory / "gateway.log").start()
+        starting.callback(gateway.stop)
+        running = starting.pop_all()
+    try:
+        yield Live(gateway, built.services, config)
+    finally:
+        with broker_turns.hold():
+            running.close()
 
 
 @pytest.fixture
-def live_gateway(config_path: Path, db_url: str, tmp_path: Path, services: Services) -> Iterator[LiveGateway]:
-    """A running gateway sharing `services`' store and broker namespace (so tests can look inside)."""
+def own_gateway(config_path: Path, db_url: str, tmp_path: Path, services: Services) -> Iterator[LiveGateway]:
+    """A running gateway of the test's own, sharing `services`' store and broker namespace, for the tests that
+    need their own configuration or do something to it that others must not see."""
     gateway = LiveGateway(config_path, db_url, tmp_path / "gateway.log").start()
     yield gateway
     gateway.stop()
-
-
-

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,12 +23,16 @@ from gateway import client, config
 from gateway.broker.connection import connect
 from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
+from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 
 REPO = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("GATEWAY_AMQP_URL", DEFAULT_AMQP_URL)
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GATEWAY_ID = "VNECOMGW"
+# Marketplaces registered on the shared live gateways only to pull: each test that pulls has one of its own,
+# since nothing else sends them anything (a pull's counts are then the test's own).
+PULLERS = ("0400000101", "0400000102", "0400000103", "0400000104")
 
 
 
@@ -108,6 +113,23 @@ class LiveGateway(GatewayProcess):
 
     def __init__(self, config_path: Path, db_url: str, log_path: Path, role: str | None = None) -> None:
         super().__init__(config_path, log_path, {"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL}, role)
+
+
+@dataclass(frozen=True)
+class Live:
+    """A running gateway shared by the tests of a run, with its configuration and a look inside it."""
+
+    process: LiveGateway
+    services: Services  # on the gateway's store and broker namespace
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def port(self) -> int:
+        return self.process.port
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import pytest
-
 from conformance.cli import main
 from conformance.suite.manifest import Suite
 from gateway.adapters.http import GatewayApp
@@ -24,8 +22,6 @@ from gateway.pipeline import Intake, Pipeline
 from gateway.services import Services
 
 from .conftest import Outcomes, SuiteIdentities
-
-pytestmark = pytest.mark.integration
 
 VERIFY_CODES = frozenset(
     {

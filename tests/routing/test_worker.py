@@ -31,8 +31,6 @@ from gateway.store.tables import MessageStatus, processing
 from gateway.store.tables import messages as messages_table
 from routing.worker import Worker
 
-pytestmark = pytest.mark.integration
-
 HTTP = Transport("http")
 RECORD_HANDLER = "routing.handlers.record:handler"
 

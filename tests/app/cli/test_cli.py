@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import Live
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from support import REPO, LiveGateway, MessageFactory, write_config
+from support import REPO, MessageFactory, write_config
 
 from app.cli.main import main
 from app.process import free_port
@@ -295,7 +296,6 @@ FILTERS = [
 FILTER_IDS = ["all", "accepted", "queued", "type", "sender", "accepted-declarations", "none-failed"]
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize(("filters", "selects"), FILTERS, ids=FILTER_IDS)
 def test_messages_lists_and_counts_what_the_store_holds(
     filters: list[str], selects: Callable[[dict[str, str]], bool],
@@ -327,11 +327,10 @@ def test_messages_lists_and_counts_what_the_store_holds(
 DOORS = {"http": [], "soap": ["--soap"], "soap12": ["--soap12"]}
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("door", DOORS)
-def test_submit_exits_0_when_accepted_and_1_when_rejected(
-    door: str, live_gateway: LiveGateway, services: Services, config_path: Path, tmp_path: Path
-) -> None:
+def test_submit_exits_0_when_accepted_and_1_when_rejected(door: str, live_gateway: Live) -> None:
+    services, config_path = live_gateway.services, live_gateway.config_path
+
     def submit(sample: str, party: str) -> subprocess.CompletedProcess[str]:
         return run(
             "--config", str(config_path), "submit", str(SAMPLES_DIR / f"{sample}.xml"), "--party", party,
@@ -354,10 +353,8 @@ def test_submit_exits_0_when_accepted_and_1_when_rejected(
     assert services.store.get("0101234567", UUID.search(out).group()) is None
 
 
-@pytest.mark.integration
-def test_submit_a_presigned_file_and_print_the_raw_receipt(
-    live_gateway: LiveGateway, services: Services, config_path: Path, tmp_path: Path, messages: MessageFactory
-) -> None:
+def test_submit_a_presigned_file_and_print_the_raw_receipt(live_gateway: Live, tmp_path: Path, messages: MessageFactory) -> None:
+    services, config_path = live_gateway.services, live_gateway.config_path
     signed = tmp_path / "signed.xml"
     signed.write_bytes(messages.signed("INSPECTION_RESULT"))
     message_id = xmlsafe.parse(signed.read_bytes()).findtext(MESSAGE_ID)

@@ -23,7 +23,6 @@ from gateway.services import Services
 from gateway.signing.verify import verify_envelope
 from gateway.store.tables import OutboundStatus
 
-pytestmark = pytest.mark.integration
 RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
 
 

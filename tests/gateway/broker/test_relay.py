@@ -32,8 +32,6 @@ from gateway.store.messages import NewMessage, StoredMessage
 from gateway.store.tables import MessageStatus
 from gateway.store.tables import messages as messages_table
 
-pytestmark = pytest.mark.integration
-
 HTTP = Transport("http")
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
 NO_GRACE = dt.timedelta(0)

@@ -32,8 +32,6 @@ from gateway.store.engine import writing
 from gateway.store.tables import OutboundStatus
 from routing.publication import publish_emitted
 
-pytestmark = pytest.mark.integration
-
 MARKETPLACE, LOGISTICS, PARTNER, MINISTRY, TRADER = "0101234567", "0309876543", "SG-ASW", "BYT", "0312345678"
 ENDPOINTS = {MARKETPLACE: "http", LOGISTICS: "http", PARTNER: "soap", MINISTRY: "soap12"}
 MAX_ATTEMPTS = 3
