@@ -18,10 +18,11 @@ The rules the suite runs by:
 - **Which tier.** A test that needs RabbitMQ or PostgreSQL is marked `integration` automatically, from the
   fixtures it uses (SERVER_FIXTURES, or `db_url` on PostgreSQL); a test that reaches a server some other way
   carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
-- **In parallel.** scripts/test runs the suite with pytest-xdist (`--dist loadgroup`). Tests sharing a
-  module-scoped fixture run on one worker (one xdist group per module), and so do the tests of the shared
-  live gateways. A test marked `restarts_broker` has RabbitMQ to itself: every other integration test holds
-  a shared turn on the broker (BrokerTurns) while it runs.
+- **In parallel.** scripts/test runs the suite with pytest-xdist, a module's tests on one worker
+  (`--dist loadscope`), so that module-scoped fixtures are made once; session-scoped ones (the PKI, the
+  PostgreSQL database, the shared live gateways) are made once per worker. A test marked `restarts_broker`
+  has RabbitMQ to itself: every other integration test holds a shared turn on the broker (BrokerTurns)
+  while it runs.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ from gateway.signing.pki import init_pki
 STORES = ("sqlite", "postgresql")
 # Fixtures that reach RabbitMQ or PostgreSQL: a test using any of them is an integration test.
 SERVER_FIXTURES = frozenset({"postgres_url", "assembly", "queues", "live_gateway"})
-LIVE_GROUP = "live-gateway"
 
 
 # --- how the suite runs: stores, tiers, parallel groups -------------------------
@@ -90,17 +90,10 @@ def needs_servers(item: pytest.Item) -> bool:
     return on_postgresql or not SERVER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_servers(item):
             item.add_marker(pytest.mark.integration)
-        if "live_gateway" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
-        elif any(
-            definitions[-1].scope == "module" for definitions in item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
-        ):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 class BrokerTurns:
