@@ -20,15 +20,14 @@ The rules the suite runs by:
   carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
 - **In parallel.** scripts/test runs the suite with pytest-xdist, a module's tests on one worker
   (`--dist loadscope`), so that module-scoped fixtures are made once; session-scoped ones (the PKI, the
-  PostgreSQL database, the shared live gateways) are made once per worker. A test marked `restarts_broker`
-  has RabbitMQ to itself: every other integration test holds a shared turn on the broker (BrokerTurns)
-  while it runs.
+  PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
+  turn on the broker (BrokerTurns) while it runs; a test marked `restarts_broker` takes an exclusive turn
+  while it restarts RabbitMQ, so that no other test sees the outage.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from support import (
     PG_ADMIN_URL,
     PULLERS,
     REPO,
+    BrokerTurns,
     Live,
     LiveGateway,
     MessageFactory,
@@ -96,31 +96,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-class BrokerTurns:
-    """Turns on the one RabbitMQ server, across the pytest-xdist workers of a run (file locks).
-
-    Tests take shared turns; a test that restarts the broker takes an exclusive one. A waiting
-    exclusive turn goes first: shared turns pass through `gate` and wait behind it.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.gate = directory / "broker-turns.gate"
-        self.turns = directory / "broker-turns.lock"
-
-    @contextlib.contextmanager
-    def hold(self, exclusive: bool = False) -> Iterator[None]:
-        with self.gate.open("a") as gate, self.turns.open("a") as turns:
-            fcntl.flock(gate, fcntl.LOCK_EX)
-            try:
-                fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            finally:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-            try:
-                yield
-            finally:
-                fcntl.flock(turns, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def broker_turns(tmp_path_factory: pytest.TempPathFactory) -> BrokerTurns:
     run = tmp_path_factory.getbasetemp()
@@ -129,10 +104,12 @@ def broker_turns(tmp_path_factory: pytest.TempPathFactory) -> BrokerTurns:
 
 @pytest.fixture(autouse=True)
 def broker_turn(request: pytest.FixtureRequest, broker_turns: BrokerTurns) -> Iterator[None]:
-    if request.node.get_closest_marker("integration") is None:
+    """An integration test's shared turn on the broker, for all its setup, run and teardown; a test that restarts
+    the broker takes an exclusive turn for the restart itself."""
+    if request.node.get_closest_marker("integration") is None or request.node.get_closest_marker("restarts_broker"):
         yield
         return
-    with broker_turns.hold(exclusive=request.node.get_closest_marker("restarts_broker") is not None):
+    with broker_turns.hold():
         yield
 
 
@@ -293,33 +270,67 @@ def messages(identity: Callable[[str], SigningIdentity]) -> MessageFactory:
 # --- live gateways ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", params=STORES)
-def live_gateway(
-    request: pytest.FixtureRequest,
+class LiveGateways:
+    """`gateway serve` in a subprocess, one per store, started when a test first asks for it and stopped at the
+    end of the run (of the pytest-xdist worker): the tests that only send to a gateway and look inside it share it.
+    One that lived through a broker restart (its connections broken meanwhile) is replaced."""
+
+    def __init__(
+        self,
+        directory: Path,
+        pki_dir: Path,
+        parties_file: Path,
+        schemas: Callable[[Settings], SchemaRegistry],
+        turns: BrokerTurns,
+    ) -> None:
+        self.directory, self.pki_dir, self.parties_file, self.schemas, self.turns = (
+            directory, pki_dir, parties_file, schemas, turns
+        )
+        self.running: dict[str, tuple[Live, int, contextlib.ExitStack]] = {}
+
+    def get(self, kind: str, request: pytest.FixtureRequest) -> Live:
+        if kind in self.running and self.running[kind][1] != self.turns.restarts():
+            self.running.pop(kind)[2].close()
+        if kind not in self.running:
+            restarts = self.turns.restarts()
+            directory = self.directory / f"{kind}-{restarts}"
+            config = write_config(directory / "config", self.pki_dir, new_namespace(), registry={"parties": str(self.parties_file)})
+            with contextlib.ExitStack() as starting:
+                url = starting.enter_context(empty_store(kind, directory, request))
+                built = starting.enter_context(assembled(settings_for(config, url), self.schemas))
+                gateway = LiveGateway(config, url, directory / "gateway.log").start()
+                starting.callback(gateway.stop)
+                self.running[kind] = (Live(gateway, built.services, config), restarts, starting.pop_all())
+        return self.running[kind][0]
+
+    def close(self) -> None:
+        while self.running:
+            self.running.popitem()[1][2].close()
+
+
+@pytest.fixture(scope="session")
+def live_gateways(
     tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,  # made before, so dropped after, the gateway on PostgreSQL
     pki_dir: Path,
     live_parties_file: Path,
     schemas: Callable[[Settings], SchemaRegistry],
     broker_turns: BrokerTurns,
-) -> Iterator[Live]:
-    """`gateway serve` in a subprocess, one per store, shared by the tests that send to it and look inside it.
+) -> Iterator[LiveGateways]:
+    gateways = LiveGateways(tmp_path_factory.mktemp("live"), pki_dir, live_parties_file, schemas, broker_turns)
+    yield gateways
+    with broker_turns.hold():
+        gateways.close()
+
+
+@pytest.fixture(params=STORES)
+def live_gateway(request: pytest.FixtureRequest, live_gateways: LiveGateways) -> Live:
+    """A running gateway on each store, shared with other tests (started in this test's turn on the broker).
 
     Tests must not count on an empty gateway: each uses message ids of its own, and a test that pulls, a party
     of its own (PULLERS).
     """
-    directory = tmp_path_factory.mktemp(f"live-{request.param}")
-    config = write_config(directory / "config", pki_dir, new_namespace(), registry={"parties": str(live_parties_file)})
-    with broker_turns.hold(), contextlib.ExitStack() as starting:
-        url = starting.enter_context(empty_store(request.param, directory, request))
-        built = starting.enter_context(assembled(settings_for(config, url), schemas))
-        gateway = LiveGateway(config, url, directory / "gateway.log").start()
-        starting.callback(gateway.stop)
-        running = starting.pop_all()
-    try:
-        yield Live(gateway, built.services, config)
-    finally:
-        with broker_turns.hold():
-            running.close()
+    return live_gateways.get(request.param, request)
 
 
 @pytest.fixture

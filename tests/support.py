@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import time
@@ -159,6 +160,33 @@ def isolated_schema(database_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class BrokerTurns:
+    """Turns on the one RabbitMQ server, across the pytest-xdist workers of a run (a file lock).
+
+    Tests and module-scoped users of the broker take shared turns (they nest); a test that restarts the
+    broker takes an exclusive turn, and counts it in `restarts`, so that what lives longer than a turn
+    (the shared live gateways) can tell that its connections went through a restart.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.lock = directory / "broker-turns.lock"
+        self.count = directory / "broker-turns.restarts"
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool = False) -> Iterator[None]:
+        with self.lock.open("a") as turns:
+            fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                if exclusive:
+                    self.count.write_text(str(self.restarts() + 1), encoding="utf-8")
+                yield
+            finally:
+                fcntl.flock(turns, fcntl.LOCK_UN)
+
+    def restarts(self) -> int:
+        return int(self.count.read_text(encoding="utf-8")) if self.count.exists() else 0
 
 
 class Queues:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from sqlalchemy import func, select
-from support import LiveGateway, MessageFactory, wait_until
+from support import BrokerTurns, LiveGateway, MessageFactory, wait_until
 
 from gateway import client
 from gateway.services import Services
@@ -53,7 +53,7 @@ def _send_until(stop: threading.Event, url: str, services: Services, messages: M
 
 @pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="rabbitmqctl is not on PATH, so the test cannot restart the broker")
 def test_a_broker_restart_mid_run_loses_no_accepted_message(
-    own_gateway: LiveGateway, services: Services, messages: MessageFactory
+    own_gateway: LiveGateway, services: Services, messages: MessageFactory, broker_turns: BrokerTurns
 ) -> None:
     sent: list[Sent] = []
     stop = threading.Event()
@@ -68,12 +68,13 @@ def test_a_broker_restart_mid_run_loses_no_accepted_message(
         sender.start()
     try:
         wait_until(lambda: accepted_since(0.0), timeout=30, interval=0.05)
-        down_from = time.monotonic()
-        _rabbitmqctl("stop_app")
-        wait_until(lambda: accepted_since(down_from), timeout=30, interval=0.05)  # receipts while the broker is away
-        down_until = time.monotonic()
-        _rabbitmqctl("start_app")
-        _rabbitmqctl("await_startup")
+        with broker_turns.hold(exclusive=True):  # no other test uses the broker meanwhile
+            down_from = time.monotonic()
+            _rabbitmqctl("stop_app")
+            wait_until(lambda: accepted_since(down_from), timeout=30, interval=0.05)  # receipts while the broker is away
+            down_until = time.monotonic()
+            _rabbitmqctl("start_app")
+            _rabbitmqctl("await_startup")
         up_from = time.monotonic()
         wait_until(lambda: accepted_since(up_from), timeout=30, interval=0.05)
     finally:
