@@ -94,6 +94,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_servers(item):
             item.add_marker(pytest.mark.integration)
+    # A restart waits for the tests that use the broker to finish: first, it waits for few, and short ones.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_broker") is None)
 
 
 @pytest.fixture(scope="session")
