@@ -84,7 +84,8 @@ def build_services(
     engine = make_engine(settings.db_url)
     if sync_registry:
         sync_parties(engine, read_parties_file(settings.parties_file, settings.pki_dir))
-    schemas = schemas or SchemaRegistry.load(settings.schema_packs)
+    if schemas is None:
+        schemas = SchemaRegistry.load(settings.schema_packs)
     gateway = settings.gateway
     signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
     store = MessageStore(engine)
