@@ -18,6 +18,7 @@ from customs.rules import Rules
 from gateway.config import Settings
 from gateway.outbound import pull
 from gateway.pipeline import Pipeline
+from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services, build_services
 from routing.table import RoutingTable
 from routing.timers import Timers
@@ -45,10 +46,13 @@ class Assembly:
         self.services.close()
 
 
-def assemble(settings: Settings, sync_registry: bool = False) -> Assembly:
-    """Build the services with the routing table and the customs rules; fail fast on bad configuration."""
+def assemble(settings: Settings, sync_registry: bool = False, schemas: SchemaRegistry | None = None) -> Assembly:
+    """Build the services with the routing table and the customs rules; fail fast on bad configuration.
+
+    `schemas`: the registry of `settings.schema_packs`, already compiled (the tests compile it once per run).
+    """
     routes = RoutingTable.load(settings.routes_file)
-    services = build_services(settings, routes, sync_registry=sync_registry)
+    services = build_services(settings, routes, sync_registry=sync_registry, schemas=schemas)
     try:
         documents = services.schemas.documents
         routes.check_covers(list(documents), {name: document.functions for name, document in documents.items()})

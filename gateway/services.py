@@ -76,12 +76,18 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, routes: Router, sync_registry: bool = False) -> Services:
-    """Compile schemas, open the store, load parties and trust; fail fast on bad configuration."""
+def build_services(
+    settings: Settings, routes: Router, sync_registry: bool = False, schemas: SchemaRegistry | None = None
+) -> Services:
+    """Compile schemas, open the store, load parties and trust; fail fast on bad configuration.
+
+    `schemas`: the registry of `settings.schema_packs`, already compiled (it is immutable once loaded).
+    """
     engine = make_engine(settings.db_url)
     if sync_registry:
         sync_parties(engine, read_parties_file(settings.parties_file, settings.pki_dir))
-    schemas = SchemaRegistry.load(settings.schema_packs)
+    if schemas is None:
+        schemas = SchemaRegistry.load(settings.schema_packs)
     gateway = settings.gateway
     signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
     store = MessageStore(engine)

@@ -1,5 +1,11 @@
-"""Handler fixtures: signed messages through the real intake, processed by a real worker on the real broker,
-and the gateway's signed outbound messages read back (signature verified) from the outbox."""
+"""Handler fixtures: signed messages through the real intake, processed as a worker processes them
+(routing.processing.process, then publishing what the handlers emitted), and the gateway's signed outbound
+messages read back (signature verified) from the outbox.
+
+The worker's own machinery around `process` (consuming, acknowledging, retrying, dead-lettering) is tested
+on the real broker in tests/routing/test_worker.py; here each message is processed in the test's thread,
+oldest first, as soon as the test asks.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,9 @@ from dataclasses import dataclass
 import pytest
 from lxml import etree
 from sqlalchemy import select, update
-from support import MessageFactory, wait_until
+from support import MessageFactory
 
+from app.wiring import Assembly
 from conformance import SAMPLE_SENDERS
 from gateway import xmlsafe
 from gateway.envelope import Header, content_element, qname, read_header
@@ -23,6 +30,8 @@ from gateway.signing.verify import verify_envelope
 from gateway.store.messages import StoredMessage
 from gateway.store.tables import messages as messages_table
 from gateway.store.tables import outbox, processing
+from routing.processing import process
+from routing.publication import publish_emitted
 
 HTTP = Transport("http")
 GATEWAY = "VNECOMGW"
@@ -44,13 +53,14 @@ class Sent:
 
 
 class Exchange:
-    """Sends signed messages through intake; a real worker processes them when asked."""
+    """Sends signed messages through intake; processes them as a worker would when asked."""
 
-    def __init__(self, pipeline: Pipeline, messages: MessageFactory, workers) -> None:  # type: ignore[no-untyped-def]
-        self.pipeline = pipeline
-        self.services: Services = pipeline.services
+    def __init__(self, assembly: Assembly, messages: MessageFactory) -> None:
+        self.assembly = assembly
+        self.pipeline: Pipeline = assembly.pipeline()
+        self.services: Services = assembly.services
         self.messages = messages
-        self.workers = workers
+        self.handlers = assembly.worker().handlers  # route -> its handlers, loaded as the workers load them
 
     def offer(
         self, document_type: str, party: str | None = None, edit: Callable[[etree._Element], object] | None = None
@@ -80,19 +90,12 @@ class Exchange:
         return stored
 
     def process(self) -> None:
-        """Run a worker until every accepted message is processed, then stop it."""
-        running = self.workers.start()
-        try:
-            wait_until(self._all_done, timeout=30)
-        finally:
-            running.stop()
-        with self.services.engine.connect() as connection:
-            failed = connection.execute(
-                select(messages_table.c.document_type, messages_table.c.last_error).where(
-                    messages_table.c.status == MessageStatus.FAILED.value
-                )
-            ).all()
-        assert not failed, failed
+        """Process every message intake accepted, oldest first, as a worker would; a handler's failure fails the test."""
+        while pending := self._pending():
+            for stored in pending:
+                processed = process(self.services, self.assembly.rules, stored, self.handlers[stored.route])
+                assert processed.outcome == "processed", (stored.document_type, stored.message_id, processed)
+                publish_emitted(self.services, processed.emitted)
 
     def send(
         self,
@@ -126,14 +129,15 @@ class Exchange:
             rows = connection.execute(query).all()
         return [_verified(self.services, row.recipient, row.body) for row in rows]
 
-    def _all_done(self) -> bool:
+    def _pending(self) -> list[StoredMessage]:
         with self.services.engine.connect() as connection:
-            pending = connection.execute(
-                select(messages_table.c.id).where(
-                    messages_table.c.status.in_([MessageStatus.ACCEPTED.value, MessageStatus.QUEUED.value])
-                )
-            ).first()
-        return pending is None
+            keys = connection.execute(
+                select(messages_table.c.sender, messages_table.c.message_id)
+                .where(messages_table.c.status.in_([MessageStatus.ACCEPTED.value, MessageStatus.QUEUED.value]))
+                .order_by(messages_table.c.id)
+            ).all()
+        found = [self.services.store.get(sender, message_id) for sender, message_id in keys]
+        return [stored for stored in found if stored is not None]
 
 
 def _verified(services: Services, recipient: str, body: bytes) -> Sent:
@@ -149,8 +153,8 @@ def _verified(services: Services, recipient: str, body: bytes) -> Sent:
 
 
 @pytest.fixture
-def exchange(pipeline: Pipeline, messages: MessageFactory, workers) -> Iterator[Exchange]:  # type: ignore[no-untyped-def]
-    yield Exchange(pipeline, messages, workers)
+def exchange(assembly: Assembly, messages: MessageFactory) -> Iterator[Exchange]:
+    yield Exchange(assembly, messages)
 
 
 def inspection_result(

@@ -1,13 +1,34 @@
 """Shared fixtures: a test PKI, isolated stores (SQLite and PostgreSQL), an isolated broker namespace,
-the gateway's services and pipeline, signed test messages, and a live gateway in a subprocess.
+the gateway's services and pipeline, signed test messages, and live gateways in subprocesses.
 
 Integration tests use the real RabbitMQ and PostgreSQL servers (scripts/services-up starts them);
-every test run gets its own PostgreSQL database and its own broker namespace, removed afterwards.
+every test run (every pytest-xdist worker) gets its own PostgreSQL database, and every test its own
+broker namespace and store, removed afterwards.
+
+The rules the suite runs by:
+
+- **Which store.** A test that takes `db_url` (directly or through `settings`, `services`, `pipeline`...)
+  runs once per store of its closest `stores` mark, by default on both SQLite and PostgreSQL. Both stores
+  are kept for what the store itself decides: the store and its group commit (tests/gateway/store), the
+  pipeline's record, duplicate and conflict handling, the relay, the workers' claims and idempotence,
+  delivery and pull acknowledgements, the dialect-specific statements (ON CONFLICT) and the reports' SQL.
+  The business (tests/customs, tests/routing/handlers, the CLI's readers) runs on SQLite
+  (`pytestmark = pytest.mark.stores("sqlite")`), with PostgreSQL cross-checks marked on the tests that
+  keep both stores.
+- **Which tier.** A test that needs RabbitMQ or PostgreSQL is marked `integration` automatically, from the
+  fixtures it uses (SERVER_FIXTURES, or `db_url` on PostgreSQL); a test that reaches a server some other way
+  carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
+- **In parallel.** scripts/test runs the suite with pytest-xdist, a module's tests on one worker
+  (`--dist loadscope`), so that module-scoped fixtures are made once; session-scoped ones (the PKI, the
+  PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
+  turn on the broker (BrokerTurns) while it runs; a test marked `restarts_broker` takes an exclusive turn
+  while it restarts RabbitMQ, so that no other test sees the outage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,26 +36,102 @@ from pathlib import Path
 import psycopg
 import pytest
 from business import exchange, inspection_result_fixture  # noqa: F401  (fixtures for the business tests)
-from support import AMQP_URL, PG_ADMIN_URL, REPO, LiveGateway, MessageFactory, Queues, isolated_schema, write_config
-from workers import handled, workers  # noqa: F401  (fixtures for the worker and business tests)
+from support import (
+    AMQP_URL,
+    PG_ADMIN_URL,
+    PULLERS,
+    REPO,
+    BrokerTurns,
+    Live,
+    LiveGateway,
+    MessageFactory,
+    Queues,
+    isolated_schema,
+    write_config,
+)
+from workers import handled, workers  # noqa: F401  (fixtures for the worker tests)
 
 from app.wiring import Assembly, assemble
 from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings
 from gateway.parties import read_parties_file
 from gateway.pipeline import Pipeline
+from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import init_pki
 
-# --- PKI ----------------------------------------------------------------------
+STORES = ("sqlite", "postgresql")
+# Fixtures that reach RabbitMQ or PostgreSQL: a test using any of them is an integration test.
+SERVER_FIXTURES = frozenset({"postgres_url", "assembly", "queues", "live_gateway"})
+
+
+# --- how the suite runs: stores, tiers, parallel groups -------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames and not parametrizes(metafunc, "db_url"):
+        marker = metafunc.definition.get_closest_marker("stores")
+        metafunc.parametrize("db_url", marker.args if marker else STORES, indirect=True)
+
+
+def parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test parametrizes `name` itself (with indirect=True, for a fixture)."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
+
+
+def needs_servers(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    on_postgresql = callspec is not None and callspec.params.get("db_url") == "postgresql"
+    return on_postgresql or not SERVER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_servers(item):
+            item.add_marker(pytest.mark.integration)
+    # A restart waits for the tests that use the broker to finish: first, it waits for few, and short ones.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_broker") is None)
 
 
 @pytest.fixture(scope="session")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def broker_turns(tmp_path_factory: pytest.TempPathFactory) -> BrokerTurns:
+    run = tmp_path_factory.getbasetemp()
+    return BrokerTurns(run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run)  # the run's, not the worker's
+
+
+@pytest.fixture(autouse=True)
+def broker_turn(request: pytest.FixtureRequest, broker_turns: BrokerTurns) -> Iterator[None]:
+    """An integration test's shared turn on the broker, for all its setup, run and teardown; a test that restarts
+    the broker takes an exclusive turn for the restart itself."""
+    if request.node.get_closest_marker("integration") is None or request.node.get_closest_marker("restarts_broker"):
+        yield
+        return
+    with broker_turns.hold():
+        yield
+
+
+# --- PKI and schemas ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_parties_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """config/parties.toml and the PULLERS."""
+    pullers = "".join(f'\n[[party]]\nid = "{p}"\nname = "Pulling marketplace {p}"\nroles = ["marketplace"]\n' for p in PULLERS)
+    path = tmp_path_factory.mktemp("live-parties") / "parties.toml"
+    path.write_text((REPO / "config" / "parties.toml").read_text(encoding="utf-8") + pullers, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory, live_parties_file: Path) -> Path:
+    """A CA and a key and certificate for every party of config/parties.toml and for the PULLERS."""
     directory = tmp_path_factory.mktemp("pki")
-    parties = [p.key_spec() for p in read_parties_file(REPO / "config" / "parties.toml", directory)]
-    init_pki(directory, parties)
+    init_pki(directory, [p.key_spec() for p in read_parties_file(live_parties_file, directory)])
     return directory
 
 
@@ -50,12 +147,29 @@ def identity(pki_dir: Path) -> Callable[[str], SigningIdentity]:
     return load
 
 
+@pytest.fixture(scope="session")
+def schemas() -> Callable[[Settings], SchemaRegistry]:
+    """The compiled schema registry of a configuration's packs, compiled once per run (it is immutable).
+
+    Keyed by the packs' paths: a test that needs another pack writes it to a path of its own.
+    """
+    cache: dict[tuple[Path, ...], SchemaRegistry] = {}
+
+    def of(settings: Settings) -> SchemaRegistry:
+        packs = tuple(settings.schema_packs)
+        if packs not in cache:
+            cache[packs] = SchemaRegistry.load(packs)
+        return cache[packs]
+
+    return of
+
+
 # --- stores -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this test run's own."""
+    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own)."""
     name = f"gwtest_{uuid.uuid4().hex[:12]}"
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -65,13 +179,20 @@ def postgres_url() -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test that takes this runs on both stores, each time on an empty store of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+@contextlib.contextmanager
+def empty_store(kind: str, directory: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of an empty store of `kind` ("sqlite" or "postgresql") of its own."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'gateway.db'}"
         return
     with isolated_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store of the test's own, on each store of the test's `stores` mark (see the rules above)."""
+    with empty_store(request.param, tmp_path, request) as url:
         yield url
 
 
@@ -85,9 +206,13 @@ def queues() -> Iterator[Queues]:
 # --- settings, services, pipeline ---------------------------------------------
 
 
+def new_namespace() -> str:
+    return f"gwtest-{uuid.uuid4().hex[:10]}"
+
+
 @pytest.fixture
 def namespace() -> str:
-    return f"gwtest-{uuid.uuid4().hex[:10]}"
+    return new_namespace()
 
 
 @pytest.fixture
@@ -95,22 +220,35 @@ def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
     return write_config(tmp_path / "config", pki_dir, namespace)
 
 
-@pytest.fixture
-def settings(config_path: Path, db_url: str) -> Settings:
+def settings_for(config_path: Path, db_url: str) -> Settings:
     return load_settings(config_path, environ={"GATEWAY_DB_URL": db_url, "GATEWAY_AMQP_URL": AMQP_URL})
 
 
 @pytest.fixture
-def assembly(settings: Settings) -> Iterator[Assembly]:
+def settings(config_path: Path, db_url: str) -> Settings:
+    return settings_for(config_path, db_url)
+
+
+@contextlib.contextmanager
+def assembled(settings: Settings, schemas: Callable[[Settings], SchemaRegistry]) -> Iterator[Assembly]:
+    """The gateway's parts as `serve` wires them, with their broker topology; removed afterwards."""
+    built = assemble(settings, sync_registry=True, schemas=schemas(settings))
+    try:
+        with contextlib.closing(connect(AMQP_URL)) as connection:
+            built.services.topology.declare(connection.channel())
+        yield built
+    finally:
+        built.close()
+        # A fresh connection: a test may have restarted the broker in between.
+        with contextlib.closing(connect(AMQP_URL)) as connection:
+            built.services.topology.delete(connection.channel())
+
+
+@pytest.fixture
+def assembly(settings: Settings, schemas: Callable[[Settings], SchemaRegistry]) -> Iterator[Assembly]:
     """The gateway's parts as `serve` wires them, on the test's store and broker namespace."""
-    built = assemble(settings, sync_registry=True)
-    with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.services.topology.declare(connection.channel())
-    yield built
-    built.close()
-    # A fresh connection: a test may have restarted the broker in between.
-    with contextlib.closing(connect(AMQP_URL)) as connection:
-        built.services.topology.delete(connection.channel())
+    with assembled(settings, schemas) as built:
+        yield built
 
 
 @pytest.fixture
@@ -131,15 +269,76 @@ def messages(identity: Callable[[str], SigningIdentity]) -> MessageFactory:
     return MessageFactory(identity)
 
 
-# --- a live gateway -----------------------------------------------------------
+# --- live gateways ------------------------------------------------------------
+
+
+class LiveGateways:
+    """`gateway serve` in a subprocess, one per store, started when a test first asks for it and stopped at the
+    end of the run (of the pytest-xdist worker): the tests that only send to a gateway and look inside it share it.
+    One that lived through a broker restart (its connections broken meanwhile) is replaced."""
+
+    def __init__(
+        self,
+        directory: Path,
+        pki_dir: Path,
+        parties_file: Path,
+        schemas: Callable[[Settings], SchemaRegistry],
+        turns: BrokerTurns,
+    ) -> None:
+        self.directory, self.pki_dir, self.parties_file, self.schemas, self.turns = (
+            directory, pki_dir, parties_file, schemas, turns
+        )
+        self.running: dict[str, tuple[Live, int, contextlib.ExitStack]] = {}
+
+    def get(self, kind: str, request: pytest.FixtureRequest) -> Live:
+        if kind in self.running and self.running[kind][1] != self.turns.restarts():
+            self.running.pop(kind)[2].close()
+        if kind not in self.running:
+            restarts = self.turns.restarts()
+            directory = self.directory / f"{kind}-{restarts}"
+            config = write_config(directory / "config", self.pki_dir, new_namespace(), registry={"parties": str(self.parties_file)})
+            with contextlib.ExitStack() as starting:
+                url = starting.enter_context(empty_store(kind, directory, request))
+                built = starting.enter_context(assembled(settings_for(config, url), self.schemas))
+                gateway = LiveGateway(config, url, directory / "gateway.log").start()
+                starting.callback(gateway.stop)
+                self.running[kind] = (Live(gateway, built.services, config), restarts, starting.pop_all())
+        return self.running[kind][0]
+
+    def close(self) -> None:
+        while self.running:
+            self.running.popitem()[1][2].close()
+
+
+@pytest.fixture(scope="session")
+def live_gateways(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,  # made before, so dropped after, the gateway on PostgreSQL
+    pki_dir: Path,
+    live_parties_file: Path,
+    schemas: Callable[[Settings], SchemaRegistry],
+    broker_turns: BrokerTurns,
+) -> Iterator[LiveGateways]:
+    gateways = LiveGateways(tmp_path_factory.mktemp("live"), pki_dir, live_parties_file, schemas, broker_turns)
+    yield gateways
+    with broker_turns.hold():
+        gateways.close()
+
+
+@pytest.fixture(params=STORES)
+def live_gateway(request: pytest.FixtureRequest, live_gateways: LiveGateways) -> Live:
+    """A running gateway on each store, shared with other tests (started in this test's turn on the broker).
+
+    Tests must not count on an empty gateway: each uses message ids of its own, and a test that pulls, a party
+    of its own (PULLERS).
+    """
+    return live_gateways.get(request.param, request)
 
 
 @pytest.fixture
-def live_gateway(config_path: Path, db_url: str, tmp_path: Path, services: Services) -> Iterator[LiveGateway]:
-    """A running gateway sharing `services`' store and broker namespace (so tests can look inside)."""
+def own_gateway(config_path: Path, db_url: str, tmp_path: Path, services: Services) -> Iterator[LiveGateway]:
+    """A running gateway of the test's own, sharing `services`' store and broker namespace, for the tests that
+    need their own configuration or do something to it that others must not see."""
     gateway = LiveGateway(config_path, db_url, tmp_path / "gateway.log").start()
     yield gateway
     gateway.stop()
-
-
-

@@ -78,7 +78,12 @@ class PartnerEndpoint:
 
     def start(self) -> PartnerEndpoint:
         self._server = make_server("127.0.0.1", 0, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler)
-        threading.Thread(target=self._server.serve_forever, name=f"partner-{self.party.identity}", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for a poll: a test stops four of them
+            name=f"partner-{self.party.identity}",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:

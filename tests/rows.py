@@ -9,20 +9,19 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from business import Exchange
 from lxml import etree
-from sqlalchemy import Connection, insert, select
-from support import MessageFactory, wait_until
+from sqlalchemy import Connection, insert
+from support import MessageFactory
 
 from app.wiring import customs_rules
 from conformance import SAMPLE_SENDERS
 from customs.context import Context
 from customs.state import decisions, declaration_orders, declarations, inspections, orders, platforms
-from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.engine import writing
 from gateway.store.messages import StoredMessage
-from gateway.store.tables import messages as messages_table
 from routing.processing import context_for
 
 T = TypeVar("T")
@@ -226,19 +225,6 @@ def platform(tx: Connection, message: int, platform_id: str, status: str, *, at:
     )
 
 
-def processed(services: Services, stored: StoredMessage) -> bool:
-    with services.engine.connect() as connection:
-        status = connection.execute(
-            select(messages_table.c.status).where(messages_table.c.id == stored.pk)
-        ).scalar_one()
-    assert status != MessageStatus.FAILED.value, f"{stored.document_type} {stored.message_id} failed"
-    return status == MessageStatus.PROCESSED.value
-
-
-def declared_flow(pipeline: Pipeline, messages: MessageFactory) -> dict[str, StoredMessage]:
-    """The sample platform, order and declaration, each processed by the running workers before the next is sent."""
-    sent = {}
-    for document_type in ("PLATFORM_REGISTRATION", "ECOM_ORDER", "ECOM_DECLARATION"):
-        sent[document_type] = accept(pipeline, messages, document_type)
-        wait_until(lambda: processed(pipeline.services, sent[document_type]))  # noqa: B023 (called at once)
-    return sent
+def declared_flow(exchange: Exchange) -> dict[str, StoredMessage]:
+    """The sample platform, order and declaration, each processed by its handlers before the next is sent."""
+    return {document_type: exchange.send(document_type) for document_type in ("PLATFORM_REGISTRATION", "ECOM_ORDER", "ECOM_DECLARATION")}

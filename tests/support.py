@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,12 +24,16 @@ from gateway import client, config
 from gateway.broker.connection import connect
 from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
+from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 
 REPO = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("GATEWAY_AMQP_URL", DEFAULT_AMQP_URL)
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GATEWAY_ID = "VNECOMGW"
+# Marketplaces registered on the shared live gateways only to pull: each test that pulls has one of its own,
+# since nothing else sends them anything (a pull's counts are then the test's own).
+PULLERS = ("0400000101", "0400000102", "0400000103", "0400000104")
 
 
 
@@ -119,6 +125,23 @@ def evaluate_location(location: str, root: etree._Element) -> list[etree._Elemen
     return root.getroottree().xpath(match["path"], namespaces=namespaces)
 
 
+@dataclass(frozen=True)
+class Live:
+    """A running gateway shared by the tests of a run, with its configuration and a look inside it."""
+
+    process: LiveGateway
+    services: Services  # on the gateway's store and broker namespace
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:
     """Poll `condition` until it returns something truthy; fail the test with a clear message otherwise."""
     deadline = time.monotonic() + timeout
@@ -146,6 +169,33 @@ def isolated_schema(database_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class BrokerTurns:
+    """Turns on the one RabbitMQ server, across the pytest-xdist workers of a run (a file lock).
+
+    Tests and module-scoped users of the broker take shared turns (they nest); a test that restarts the
+    broker takes an exclusive turn, and counts it in `restarts`, so that what lives longer than a turn
+    (the shared live gateways) can tell that its connections went through a restart.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.lock = directory / "broker-turns.lock"
+        self.count = directory / "broker-turns.restarts"
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool = False) -> Iterator[None]:
+        with self.lock.open("a") as turns:
+            fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                if exclusive:
+                    self.count.write_text(str(self.restarts() + 1), encoding="utf-8")
+                yield
+            finally:
+                fcntl.flock(turns, fcntl.LOCK_UN)
+
+    def restarts(self) -> int:
+        return int(self.count.read_text(encoding="utf-8")) if self.count.exists() else 0
 
 
 class Queues:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 
-from rich.console import Console
 from rich.table import Table
 
+from app.cli.output import console, write_json
 from app.cli.show import moment, print_facts, print_timeline, row_key, timeline_json, utc
 from gateway.config import load_settings
 from gateway.lifecycle import MessageStatus
 from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore
-
-console = Console()
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -93,7 +90,7 @@ def _show(args: argparse.Namespace) -> int:
         return 1
     (facts,) = found
     if args.json:
-        print(json.dumps({"message": _json_facts(facts), "timeline": timeline_json(steps)}, ensure_ascii=False))
+        write_json({"message": _json_facts(facts), "timeline": timeline_json(steps)})
         return 0
     shown = {
         "id": str(facts["id"]),

@@ -12,10 +12,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli.output import console, errors
 from gateway.config import load_settings
 
 
@@ -36,11 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     engine = make_engine(settings.db_url)
-    console = Console()
     try:
         reader = load_registry(engine).get(args.party)
         if reader is None:
-            Console(stderr=True).print(f"[red]unknown party:[/red] {args.party}")
+            errors.print(f"[red]unknown party:[/red] {args.party}")
             return 2
         try:
             with engine.connect() as connection:

@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from app.cli.output import console, errors
 from customs.statistics import Period, Report
 from gateway.config import load_settings
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         period = period_of(args.start, args.end, zone, dt.datetime.now(dt.UTC))
     except ValueError as exc:
-        Console(stderr=True).print(f"[red]invalid period:[/red] {exc}")
+        errors.print(f"[red]invalid period:[/red] {exc}")
         return 2
     engine = make_engine(settings.db_url)
     try:
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.format == "table" and args.output is None:
-        render_tables(result, Console())
+        render_tables(result, console)
         return 0
     text = RENDERERS[args.format](result)
     if args.output is None:

@@ -24,7 +24,8 @@ from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
 
 from app.wiring import Assembly
 from gateway import client
-from gateway.store.tables import MessageStatus, messages, processing
+from gateway.lifecycle import MessageStatus
+from gateway.store.tables import messages, processing
 
 pytestmark = pytest.mark.integration
 SENDER = "0101234567"
@@ -59,8 +60,8 @@ class Load:
 
 
 @pytest.fixture
-def load(live_gateway: LiveGateway, messages: MessageFactory) -> Iterator[Load]:
-    running = Load(live_gateway.url, messages)
+def load(own_gateway: LiveGateway, messages: MessageFactory) -> Iterator[Load]:
+    running = Load(own_gateway.url, messages)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     yield running
@@ -131,51 +132,51 @@ def check_all_processed_once(assembly: Assembly, message_ids: list[str]) -> None
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answering(
-    live_gateway: LiveGateway, load: Load, assembly: Assembly, messages: MessageFactory
+    own_gateway: LiveGateway, load: Load, assembly: Assembly, messages: MessageFactory
 ) -> None:
     accepted_grows(load)
     partner = client.AmqpClient(AMQP_URL, assembly.services.topology.inbound_exchange)
     amqp_accepted: list[str] = []
     try:
-        http_master = component_pids(live_gateway)["http"]
+        http_master = component_pids(own_gateway)["http"]
         (one_worker, *_) = children_of(http_master)
         os.kill(one_worker, signal.SIGKILL)  # gunicorn replaces its worker; the other worker serves meanwhile
         accepted_grows(load)
         for component in ("amqp", "relay", "workers", "timers", "delivery"):
-            old = component_pids(live_gateway)[component]
+            old = component_pids(own_gateway)[component]
             killed_at = time.monotonic()
             os.kill(old, signal.SIGKILL)
             accepted_grows(load)  # the HTTP door answers while the component is down
             assert not [f for f in load.failures if f > killed_at], f"HTTP failed while {component} was down"
-            wait_until(lambda c=component, o=old: restarted(live_gateway, c, o), timeout=20)
+            wait_until(lambda c=component, o=old: restarted(own_gateway, c, o), timeout=20)
             receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
             assert receipt.accepted, (component, receipt.errors)
             amqp_accepted.append(receipt.received_message_id)
-        old = component_pids(live_gateway)["http"]
+        old = component_pids(own_gateway)["http"]
         os.kill(old, signal.SIGKILL)  # the HTTP door itself: the AMQP door answers meanwhile
         receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
         assert receipt.accepted
         amqp_accepted.append(receipt.received_message_id)
-        wait_until(lambda: restarted(live_gateway, "http", old), timeout=20)
+        wait_until(lambda: restarted(own_gateway, "http", old), timeout=20)
         accepted_grows(load, timeout=40)
     finally:
         partner.close()
     load.stopping.set()
     time.sleep(0.5)
     check_all_processed_once(assembly, load.accepted + amqp_accepted)
-    assert "keeps failing" not in live_gateway.log()
+    assert "keeps failing" not in own_gateway.log()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_killing_the_whole_process_group_loses_nothing_accepted(
-    live_gateway: LiveGateway, load: Load, assembly: Assembly
+    own_gateway: LiveGateway, load: Load, assembly: Assembly
 ) -> None:
     accepted_grows(load, by=20)
-    assert live_gateway.process is not None
-    os.killpg(live_gateway.process.pid, signal.SIGKILL)
-    live_gateway.process.wait()
+    assert own_gateway.process is not None
+    os.killpg(own_gateway.process.pid, signal.SIGKILL)
+    own_gateway.process.wait()
     load.stopping.set()
     time.sleep(0.5)
     survivors = list(load.accepted)
-    live_gateway.start()  # the same store and broker namespace: a restart by systemd
+    own_gateway.start()  # the same store and broker namespace: a restart by systemd
     check_all_processed_once(assembly, survivors)

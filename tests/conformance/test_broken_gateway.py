@@ -25,7 +25,7 @@ from gateway.services import Services
 
 from .conftest import Outcomes, SuiteIdentities
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # what the verify stage decides does not depend on the store
 
 VERIFY_CODES = frozenset(
     {

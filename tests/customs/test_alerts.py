@@ -25,7 +25,7 @@ from gateway.signing.verify import verify_envelope
 from gateway.store.tables import outbox
 from routing.table import RoutingTable, load_handler
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 LOGISTICS = "0309876543"
 MARKETPLACE = "0101234567"
@@ -117,6 +117,7 @@ def test_an_alert_is_recorded_and_sent_signed_to_each_active_subscriber(services
     assert alert.findtext(f"{RA}reasons/{RA}reason/{CM}code") == "INSPECTION_RESULT_DEADLINE"
 
 
+@pytest.mark.stores("sqlite", "postgresql")  # raised once: ON CONFLICT, per dialect
 def test_the_same_alert_is_raised_once(services: Services) -> None:
     def late(context, party: str = "BYT"):  # type: ignore[no-untyped-def]
         return raise_alert(context, "LATE_INSPECTION_RESULT", "MEDIUM", LATE, declaration=NUMBER, party=party)
@@ -183,6 +184,7 @@ def reject(pipeline: Pipeline, messages: MessageFactory, claimed: str) -> None:
     assert not outcome.accepted and "CERTIFICATE_NOT_REGISTERED" in outcome.codes
 
 
+@pytest.mark.stores("sqlite", "postgresql")  # raised once: ON CONFLICT, per dialect
 def test_a_sender_whose_rejection_rate_passes_the_threshold_raises_one_alert_per_window(
     pipeline: Pipeline, messages: MessageFactory, services: Services
 ) -> None:

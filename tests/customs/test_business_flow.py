@@ -1,7 +1,7 @@
-"""The business of the e-commerce customs system end to end: intake, real RabbitMQ, workers, the store.
+"""The business of the e-commerce customs system end to end: intake, real RabbitMQ, the handlers, the store.
 
-Each test sends signed messages through the intake pipeline, lets the workers
-process them, and reads the decisions and the signed notices in the outbox.
+Each test sends signed messages through the intake pipeline, has them processed
+as a worker processes them, and reads the decisions and the signed notices in the outbox.
 The random selection rate is set to 0 here (a test of its own sets it to 100),
 so that lanes depend only on what each test arranges.
 """
@@ -9,23 +9,22 @@ so that lanes depend only on what each test arranges.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from business import Exchange
 from lxml import etree
 from sqlalchemy import select
-from support import MessageFactory, config_with_rules, wait_until, without_random_selection
+from support import config_with_rules, without_random_selection
 
 from customs.risk import replay
 from customs.state import decisions, declarations
-from gateway.lifecycle import MessageStatus
-from gateway.pipeline import Pipeline, Transport
+from gateway.pipeline import Transport
 from gateway.services import Services
-from gateway.store.tables import messages as messages_table
 from gateway.store.tables import outbox
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 HTTP = Transport("http")
 NUMBER = "107012345670"
@@ -38,21 +37,13 @@ def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
 
 
 class Flow:
-    def __init__(self, pipeline: Pipeline, messages: MessageFactory) -> None:
-        self.pipeline = pipeline
-        self.services: Services = pipeline.services
-        self.messages = messages
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.services: Services = exchange.services
 
     def send(self, document_type: str, party: str | None = None, edit: Callable[[etree._Element], object] | None = None) -> str:
-        """Submit a signed sample (edited) and wait until its handlers have committed; returns its messageId."""
-        outcome = self.pipeline.submit(self.messages.signed(document_type, party, edit), HTTP)
-        assert outcome.accepted, outcome.codes
-        wait_until(lambda: self._status(outcome.message_id) == MessageStatus.PROCESSED.value, timeout=30)
-        return outcome.message_id
-
-    def _status(self, message_id: str) -> str | None:
-        with self.services.engine.connect() as connection:
-            return connection.execute(select(messages_table.c.status).where(messages_table.c.message_id == message_id)).scalar()
+        """Submit a signed sample (edited) and run its handlers; returns its messageId."""
+        return self.exchange.send(document_type, party, edit).message_id
 
     def sent(self, document_type: str, recipient: str | None = None) -> list[etree._Element]:
         """The payloads of the signed messages the gateway stored for sending, oldest first."""
@@ -78,9 +69,8 @@ class Flow:
 
 
 @pytest.fixture
-def flow(pipeline: Pipeline, messages: MessageFactory, workers, assembly) -> Iterator[Flow]:
-    workers.start(assembly.worker())
-    yield Flow(pipeline, messages)
+def flow(exchange: Exchange) -> Flow:
+    return Flow(exchange)
 
 
 def text(payload: etree._Element, local: str) -> list[str]:

@@ -20,7 +20,7 @@ from gateway.envelope import content_element
 from gateway.pipeline import Outcome, Pipeline, Transport
 from gateway.store.tables import messages as messages_table
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 HTTP = Transport("http")
 MARKETPLACE = "0101234567"

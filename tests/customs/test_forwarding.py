@@ -12,7 +12,7 @@ from lxml import etree
 from gateway.envelope import content_element, qname
 from gateway.store.messages import StoredMessage
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 PARTNER, NSW = "SG-ASW", "VNSW"
 HANDLER = "routing.handlers.partners:handler"

@@ -26,7 +26,7 @@ from gateway.envelope import content_element
 from gateway.store.messages import StoredMessage
 from routing.table import RoutingTable
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NUMBER = "107012345670"

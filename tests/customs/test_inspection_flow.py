@@ -19,7 +19,7 @@ from support import config_with_rules, without_random_selection
 from customs.inspection import LATE
 from customs.state import alerts, declarations, inspections
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NUMBER = "107012345670"

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from business import Exchange
 from rows import ORDER, accept, decided, decision, declaration, declared_flow, in_context, inspection, item, order
 from support import REPO, MessageFactory
 
@@ -27,7 +28,7 @@ from gateway.parties import Party
 from gateway.pipeline import Pipeline
 from gateway.services import Services
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 NUMBER, OTHER_NUMBER = "107012345670", "107012345671"
 LOGISTICS, MARKETPLACE, TRADER = "0309876543", "0101234567", "0312345678"
@@ -190,10 +191,9 @@ def test_entries_carry_the_signed_bodies_and_decision_records(services: Services
 
 
 def test_on_a_real_flow_the_inspecting_ministry_reads_the_declaration_and_the_marketplace_is_refused(
-    pipeline: Pipeline, messages: MessageFactory, services: Services, workers
-) -> None:  # type: ignore[no-untyped-def]
-    workers.start()
-    declared = declared_flow(pipeline, messages)["ECOM_DECLARATION"].message_id  # through RabbitMQ and the handlers
+    exchange: Exchange, services: Services
+) -> None:
+    declared = declared_flow(exchange)["ECOM_DECLARATION"].message_id  # through intake and the handlers
 
     refusal(services, MARKETPLACE, NUMBER)
     assert [kind for kind, _, _ in read(services, LOGISTICS, NUMBER)] == [

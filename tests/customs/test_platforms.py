@@ -16,7 +16,7 @@ from customs.platforms import platform_standing
 from customs.state import decisions, platform_history, platforms
 from gateway.envelope import content_element, qname
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 MARKETPLACE = "0101234567"
 OTHER_OPERATOR = "0109999999"

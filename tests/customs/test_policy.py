@@ -16,7 +16,7 @@ from customs.policy import PolicyEntry, entries_in_force
 from customs.state import decisions, policy_entries
 from gateway.envelope import content_element, qname
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 PN_NS = "urn:customs.gov.vn:ecom:policy-notice:1"
 CM_NS = "urn:customs.gov.vn:ecom:common:1"

@@ -22,7 +22,7 @@ from gateway.signing.verify import verify_envelope
 from gateway.store.messages import StoredMessage
 from gateway.store.tables import outbox
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 MARKETPLACE = "0101234567"
 LOGISTICS = "0309876543"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from business import Exchange
 from rows import accept, decided, decision, declaration, declared_flow, in_context, inspection, item, order, platform
 from sqlalchemy import func, select, update
 from support import MessageFactory
@@ -17,8 +18,6 @@ from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.store.tables import messages as messages_table
 from gateway.store.tables import outbox
-
-pytestmark = pytest.mark.integration
 
 NOW = dt.datetime.now(dt.UTC)
 LONG_AGO = NOW - dt.timedelta(days=40)
@@ -177,11 +176,9 @@ def test_a_period_needs_zoned_bounds_in_order() -> None:
         Period(NOW, NOW - dt.timedelta(seconds=1))
 
 
-def test_the_report_shows_the_numbers_of_a_real_flow(
-    pipeline: Pipeline, messages: MessageFactory, services: Services, workers
-) -> None:  # type: ignore[no-untyped-def]
-    workers.start()
-    declared_flow(pipeline, messages)  # the sample platform, order and declaration, through RabbitMQ and the handlers
+def test_the_report_shows_the_numbers_of_a_real_flow(exchange: Exchange, services: Services) -> None:
+    """Also the business's PostgreSQL cross-check: a whole flow through intake and the handlers on both stores."""
+    declared_flow(exchange)  # the sample platform, order and declaration, through intake and the handlers
     with services.engine.connect() as connection:
         result = report(connection, PERIOD)
         record = connection.execute(select(decisions.c.record)).scalar_one()

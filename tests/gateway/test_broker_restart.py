@@ -18,15 +18,14 @@ from dataclasses import dataclass
 import pytest
 import requests
 from sqlalchemy import func, select
-from support import LiveGateway, MessageFactory, wait_until
+from support import BrokerTurns, LiveGateway, MessageFactory, wait_until
 
 from gateway import client
 from gateway.lifecycle import MessageStatus
 from gateway.services import Services
 from gateway.store.tables import messages as messages_table
 
-pytestmark = pytest.mark.integration
-
+pytestmark = pytest.mark.restarts_broker  # so it runs while no other test uses the broker (tests/conftest.py)
 
 @dataclass(frozen=True)
 class Sent:
@@ -54,24 +53,30 @@ def _send_until(stop: threading.Event, url: str, services: Services, messages: M
 
 @pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="rabbitmqctl is not on PATH, so the test cannot restart the broker")
 def test_a_broker_restart_mid_run_loses_no_accepted_message(
-    live_gateway: LiveGateway, services: Services, messages: MessageFactory
+    own_gateway: LiveGateway, services: Services, messages: MessageFactory, broker_turns: BrokerTurns
 ) -> None:
     sent: list[Sent] = []
     stop = threading.Event()
     senders = [
-        threading.Thread(target=_send_until, args=(stop, live_gateway.url, services, messages, sent)) for _ in range(2)
+        threading.Thread(target=_send_until, args=(stop, own_gateway.url, services, messages, sent)) for _ in range(2)
     ]
+
+    def accepted_since(moment: float, count: int = 3) -> bool:
+        return sum(1 for s in sent if s.at > moment and s.receipt_status == "ACCEPTED") >= count
+
     for sender in senders:
         sender.start()
     try:
-        time.sleep(2)
-        down_from = time.monotonic()
-        _rabbitmqctl("stop_app")
-        time.sleep(4)
-        down_until = time.monotonic()
-        _rabbitmqctl("start_app")
-        _rabbitmqctl("await_startup")
-        time.sleep(3)
+        wait_until(lambda: accepted_since(0.0), timeout=30, interval=0.05)
+        with broker_turns.hold(exclusive=True):  # no other test uses the broker meanwhile
+            down_from = time.monotonic()
+            _rabbitmqctl("stop_app")
+            wait_until(lambda: accepted_since(down_from), timeout=30, interval=0.05)  # receipts while the broker is away
+            down_until = time.monotonic()
+            _rabbitmqctl("start_app")
+            _rabbitmqctl("await_startup")
+        up_from = time.monotonic()
+        wait_until(lambda: accepted_since(up_from), timeout=30, interval=0.05)
     finally:
         stop.set()
         for sender in senders:

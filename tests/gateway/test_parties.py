@@ -311,7 +311,6 @@ def config_path(tmp_path: Path, pki_dir: Path, namespace: str, successor: Signin
     return write_config(tmp_path / "config", pki_dir, namespace, registry={"parties": str(parties)})
 
 
-@pytest.mark.integration
 def test_during_rotation_both_certificates_are_accepted(
     pipeline: Pipeline, services: Services, messages: MessageFactory,
     identity: Callable[[str], SigningIdentity], successor: SigningIdentity, unregistered: SigningIdentity,

@@ -14,7 +14,6 @@ from gateway.services import Services
 HTTP = Transport("http")
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("document_type", sorted(SAMPLE_SENDERS))
 def test_every_sample_is_accepted_stored_and_queued(
     document_type: str, pipeline: Pipeline, services: Services, messages: MessageFactory

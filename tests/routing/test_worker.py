@@ -32,8 +32,6 @@ from gateway.store.tables import messages as messages_table
 from gateway.store.tables import processing
 from routing.worker import Worker
 
-pytestmark = pytest.mark.integration
-
 HTTP = Transport("http")
 RECORD_HANDLER = "routing.handlers.record:handler"
 

@@ -1,8 +1,8 @@
 """The `gateway` command: keys init, sign, messages and submit.
 
-`keys` and `sign` run in-process through `app.cli.main.main`; `messages` and `submit`
-run as `python -m gateway` subprocesses (with a wide COLUMNS, so that rich's tables are not
-folded), against the test store and a live gateway.
+`keys`, `sign` and `messages` run in-process through `app.cli.main.main` (with a wide console, so that
+rich's tables are not folded); `submit` and the error exits run as `python -m app` subprocesses, against
+a live gateway.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from rich.console import Console
 from sqlalchemy import select
-from support import REPO, LiveGateway, MessageFactory, write_config
+from support import REPO, Live, MessageFactory, write_config
 
+from app.cli import messages as messages_command
 from app.cli.main import main
 from app.process import free_port
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR
@@ -297,11 +299,11 @@ FILTERS = [
 FILTER_IDS = ["all", "accepted", "queued", "type", "sender", "accepted-declarations", "none-failed"]
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize(("filters", "selects"), FILTERS, ids=FILTER_IDS)
 def test_messages_lists_and_counts_what_the_store_holds(
     filters: list[str], selects: Callable[[dict[str, str]], bool],
     recorded: dict[str, dict[str, str]], config_path: Path, db_url: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     chosen = {message_id: fact for message_id, fact in recorded.items() if selects(fact)}
     expected_counts: dict[tuple[str, str, str], int] = {}
@@ -309,17 +311,20 @@ def test_messages_lists_and_counts_what_the_store_holds(
         key = (fact["status"], fact["type"], fact["sender"])
         expected_counts[key] = expected_counts.get(key, 0) + 1
 
-    listed = run("--config", str(config_path), "messages", *filters, env={"GATEWAY_DB_URL": db_url})
-    counted = run("--config", str(config_path), "messages", "--count", *filters, env={"GATEWAY_DB_URL": db_url})
+    monkeypatch.setenv("GATEWAY_DB_URL", db_url)
+    monkeypatch.setattr(messages_command, "console", Console(width=250))  # whole cells in rich's tables
 
-    assert listed.returncode == 0, listed.stderr
-    rows = {UUID.search(" ".join(row)).group(): row for row in table_rows(listed.stdout) if UUID.search(" ".join(row))}
+    assert main(["--config", str(config_path), "messages", *filters]) == 0
+    listed = capsys.readouterr().out
+    assert main(["--config", str(config_path), "messages", "--count", *filters]) == 0
+    counted = capsys.readouterr().out
+
+    rows = {UUID.search(" ".join(row)).group(): row for row in table_rows(listed) if UUID.search(" ".join(row))}
     assert set(rows) == set(chosen)
     for message_id, row in rows.items():  # columns: id, received, sender, message id, type, fn, status, route, error
         fact = chosen[message_id]
         assert [row[2], row[4], row[6]] == [fact["sender"], fact["type"], fact["status"]]
-    assert counted.returncode == 0, counted.stderr
-    count_rows = table_rows(counted.stdout)
+    count_rows = table_rows(counted)
     assert {tuple(row[:3]): int(row[3]) for row in count_rows if row[0] not in ("status", "total")} == expected_counts
     assert [row for row in count_rows if row[0] == "total"] == [["total", "", "", str(len(chosen))]]
 
@@ -329,11 +334,10 @@ def test_messages_lists_and_counts_what_the_store_holds(
 DOORS = {"http": [], "soap": ["--soap"], "soap12": ["--soap12"]}
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("door", DOORS)
-def test_submit_exits_0_when_accepted_and_1_when_rejected(
-    door: str, live_gateway: LiveGateway, services: Services, config_path: Path, tmp_path: Path
-) -> None:
+def test_submit_exits_0_when_accepted_and_1_when_rejected(door: str, live_gateway: Live) -> None:
+    services, config_path = live_gateway.services, live_gateway.config_path
+
     def submit(sample: str, party: str) -> subprocess.CompletedProcess[str]:
         return run(
             "--config", str(config_path), "submit", str(SAMPLES_DIR / f"{sample}.xml"), "--party", party,
@@ -356,10 +360,8 @@ def test_submit_exits_0_when_accepted_and_1_when_rejected(
     assert services.store.get("0101234567", UUID.search(out).group()) is None
 
 
-@pytest.mark.integration
-def test_submit_a_presigned_file_and_print_the_raw_receipt(
-    live_gateway: LiveGateway, services: Services, config_path: Path, tmp_path: Path, messages: MessageFactory
-) -> None:
+def test_submit_a_presigned_file_and_print_the_raw_receipt(live_gateway: Live, tmp_path: Path, messages: MessageFactory) -> None:
+    services, config_path = live_gateway.services, live_gateway.config_path
     signed = tmp_path / "signed.xml"
     signed.write_bytes(messages.signed("INSPECTION_RESULT"))
     message_id = xmlsafe.parse(signed.read_bytes()).findtext(MESSAGE_ID)

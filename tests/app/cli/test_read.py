@@ -13,7 +13,7 @@ from app.cli.main import main
 from gateway.pipeline import Pipeline
 from gateway.store.messages import StoredMessage
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 NUMBER = "107012345670"
 

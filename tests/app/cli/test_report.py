@@ -16,8 +16,6 @@ from app.cli.main import main
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def command(config_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:

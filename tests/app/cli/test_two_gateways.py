@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import AMQP_URL, isolated_schema
+from support import AMQP_URL, BrokerTurns, isolated_schema
 
 from app.cli.two_gateways import Nsw, Side, document, prepare, reference, running, sides
 from app.process import free_port
@@ -24,26 +24,32 @@ from gateway.schemas.catalogue import common_namespace
 from gateway.services import Services
 from gateway.signing.verify import verify_envelope
 
-pytestmark = pytest.mark.integration
 RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[tuple[Side, Side]]:
-    """Both gateways, started once for the module (each test uses references of its own)."""
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, broker_turns: BrokerTurns
+) -> Iterator[tuple[Side, Side]]:
+    """Both gateways, started once for the module (each test uses references of its own), in a turn on the
+    broker that lasts as long (a restart would break their connections between the tests)."""
     namespace = f"gwtest-{uuid.uuid4().hex[:8]}"
-    with isolated_schema(postgres_url) as vn_db:
+    with broker_turns.hold(), isolated_schema(postgres_url) as vn_db:
         made = sides(tmp_path_factory.mktemp("two-gateways"), free_port(), free_port(), {"vn": vn_db})
         prepare(made, load_settings(Path(__file__).parents[3] / "config" / "gateway.toml", environ={}), namespace)
         try:
             with running(made, AMQP_URL):
                 yield made
         finally:
-            for side in made:
-                services = assemble(side.settings(AMQP_URL)).services
-                with contextlib.closing(connect(AMQP_URL)) as connection:
-                    services.topology.delete(connection.channel())
-                services.close()
+            delete_topologies(made)
+
+
+def delete_topologies(made: tuple[Side, Side]) -> None:
+    for side in made:
+        services = assemble(side.settings(AMQP_URL)).services
+        with contextlib.closing(connect(AMQP_URL)) as connection:
+            services.topology.delete(connection.channel())
+        services.close()
 
 
 def outbox_of(side: Side) -> Services:

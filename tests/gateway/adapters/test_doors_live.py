@@ -5,11 +5,11 @@ from __future__ import annotations
 import http.client
 import uuid
 
-import pytest
 import requests
 import zeep
+from conftest import Live
 from sqlalchemy import func, select
-from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
+from support import AMQP_URL, MessageFactory, wait_until
 
 from conformance import SAMPLE_SENDERS
 from gateway import client
@@ -17,8 +17,6 @@ from gateway.lifecycle import MessageStatus
 from gateway.services import Services
 from gateway.store.tables import messages as messages_table
 from gateway.store.tables import processing
-
-pytestmark = pytest.mark.integration
 
 
 def amqp_partner(services: Services) -> client.AmqpClient:
@@ -35,9 +33,8 @@ def _status_counts(services: Services, message_ids: list[str]) -> dict[str, int]
         return {status: count for status, count in rows}
 
 
-def test_every_sample_through_every_door_reaches_its_handler(
-    live_gateway: LiveGateway, services: Services, messages: MessageFactory
-) -> None:
+def test_every_sample_through_every_door_reaches_its_handler(live_gateway: Live, messages: MessageFactory) -> None:
+    services = live_gateway.services
     soap11 = zeep.Client(live_gateway.url + "/soap?wsdl")
     soap12 = soap11.bind("GatewayService", "GatewaySoap12")
     partner = amqp_partner(services)
@@ -69,9 +66,8 @@ def test_every_sample_through_every_door_reaches_its_handler(
     assert handled == len(accepted)
 
 
-def test_http_door_answers_every_request_with_the_right_status(
-    live_gateway: LiveGateway, services: Services, messages: MessageFactory
-) -> None:
+def test_http_door_answers_every_request_with_the_right_status(live_gateway: Live, messages: MessageFactory) -> None:
+    services = live_gateway.services
     url = live_gateway.url
     body = messages.signed("ECOM_ORDER")
 
@@ -112,9 +108,8 @@ def test_http_door_answers_every_request_with_the_right_status(
     assert 'outcome="REQUEST_TOO_LARGE"' in metrics
 
 
-def test_amqp_door_answers_a_bad_message_with_a_signed_rejection(
-    live_gateway: LiveGateway, services: Services, messages: MessageFactory
-) -> None:
+def test_amqp_door_answers_a_bad_message_with_a_signed_rejection(live_gateway: Live, messages: MessageFactory) -> None:
+    services = live_gateway.services
     partner = amqp_partner(services)
     try:
         tampered = messages.signed("ECOM_ORDER").replace(b"VS-260309-0091847", b"VS-260309-0091848", 1)

@@ -14,8 +14,8 @@ import pytest
 from support import AMQP_URL, LiveGateway, MessageFactory, wait_until, write_config
 
 from gateway import client
+from gateway.lifecycle import MessageStatus
 from gateway.services import Services
-from gateway.store.tables import MessageStatus
 
 pytestmark = pytest.mark.integration
 HEARTBEAT_S = 1
@@ -38,7 +38,7 @@ def queued_soon(services: Services, sender: str, message_id: str) -> bool:
 
 
 def test_after_an_idle_spell_every_door_answers_and_publishes_at_once(
-    live_gateway: LiveGateway, services: Services, messages: MessageFactory
+    own_gateway: LiveGateway, services: Services, messages: MessageFactory
 ) -> None:
     partner = client.AmqpClient(AMQP_URL, services.topology.inbound_exchange)
     try:
@@ -47,9 +47,9 @@ def test_after_an_idle_spell_every_door_answers_and_publishes_at_once(
                 time.sleep(HEARTBEAT_S * 5)  # idle: the broker drops connections that missed their heartbeats
                 partner.connection.process_data_events(time_limit=0)
             sent = {
-                "http": client.read_receipt(client.post_http(live_gateway.url, messages.signed("ECOM_ORDER")).receipt, services.trust),
+                "http": client.read_receipt(client.post_http(own_gateway.url, messages.signed("ECOM_ORDER")).receipt, services.trust),
                 "soap": client.read_receipt(
-                    client.post_soap(live_gateway.url, messages.signed("ECOM_ORDER"), "1.1").receipt, services.trust
+                    client.post_soap(own_gateway.url, messages.signed("ECOM_ORDER"), "1.1").receipt, services.trust
                 ),
                 "amqp": client.read_receipt(partner.submit(messages.signed("ECOM_ORDER"), str(uuid.uuid4()), timeout=10), services.trust),
             }
@@ -58,4 +58,4 @@ def test_after_an_idle_spell_every_door_answers_and_publishes_at_once(
                 assert queued_soon(services, "0101234567", receipt.received_message_id), (round_, door)
     finally:
         partner.close()
-    assert "receipt could not be delivered" not in live_gateway.log()
+    assert "receipt could not be delivered" not in own_gateway.log()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import pytest
 import zeep
-from support import AMQP_URL, LiveGateway
+from support import AMQP_URL, PULLERS, Live
 
 from conformance import SAMPLES_DIR
 from gateway import client, xmlsafe
@@ -15,27 +14,25 @@ from gateway.envelope import PartyRef, content_element, read_header
 from gateway.lifecycle import OutboundStatus
 from gateway.outbound.compose import EnvelopeComposer, Subject
 from gateway.outbound.pull import MESSAGE_ACK, MESSAGE_QUERY, ack_content, query_content
-from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.store.engine import writing
 
-pytestmark = pytest.mark.integration
-
-MARKETPLACE = "0101234567"
+PULLER = PULLERS[3]  # a party of this test's own on the shared gateway
 
 
 def test_a_party_pulls_its_messages_through_every_door_and_acknowledges_them(
-    live_gateway: LiveGateway, services: Services, identity: Callable[[str], SigningIdentity]
+    live_gateway: Live, identity: Callable[[str], SigningIdentity]
 ) -> None:
+    services = live_gateway.services
     content = content_element(client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
     with writing(services.engine) as tx:
         sent = [
-            services.outbox.emit(tx, MARKETPLACE, Subject("RESULT_NOTICE", "23", f"10701234567{n}"), content, "corr", actor="worker")
+            services.outbox.emit(tx, PULLER, Subject("RESULT_NOTICE", "23", f"10701234567{n}"), content, "corr", actor="worker")
             for n in range(8)
         ]
-    me = services.parties.get(MARKETPLACE)
+    me = services.parties.get(PULLER)
     assert me is not None
-    composer = EnvelopeComposer(PartyRef(me.identity, me.name, me.country), identity(MARKETPLACE), services.schemas)
+    composer = EnvelopeComposer(PartyRef(me.identity, me.name, me.country), identity(PULLER), services.schemas)
     gateway = PartyRef(services.settings.gateway.identity, services.settings.gateway.name, services.settings.gateway.country)
     gateway_cert = client.certificate_der(services.settings.party_cert(services.settings.gateway.identity))
 

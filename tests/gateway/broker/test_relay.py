@@ -30,8 +30,6 @@ from gateway.services import Services
 from gateway.store.engine import writing
 from gateway.store.messages import NewMessage, StoredMessage
 
-pytestmark = pytest.mark.integration
-
 HTTP = Transport("http")
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1/%2F"
 NO_GRACE = dt.timedelta(0)

@@ -36,8 +36,6 @@ from gateway.signing.verify import verify_envelope
 from gateway.store.engine import writing
 from routing.publication import publish_emitted
 
-pytestmark = pytest.mark.integration
-
 MARKETPLACE, LOGISTICS, PARTNER, MINISTRY, TRADER = "0101234567", "0309876543", "SG-ASW", "BYT", "0312345678"
 ENDPOINTS = {MARKETPLACE: "http", LOGISTICS: "http", PARTNER: "soap", MINISTRY: "soap12"}
 MAX_ATTEMPTS = 3

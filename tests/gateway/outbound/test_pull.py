@@ -23,8 +23,6 @@ from gateway.signing.keys import SigningIdentity
 from gateway.signing.verify import verify_envelope
 from gateway.store.engine import writing
 
-pytestmark = pytest.mark.integration
-
 MARKETPLACE, TRADER, MINISTRY = "0101234567", "0312345678", "BYT"
 HTTP = Transport("http")
 BATCH_SIZE = 3

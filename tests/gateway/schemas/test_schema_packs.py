@@ -242,13 +242,11 @@ def route_queue(services: Services) -> Iterator[Callable[[str], list[bytes]]]:
     connection.close()
 
 
-@pytest.mark.integration
 def test_pack_configured_by_path_relative_to_the_config(services: Services, config_path: Path) -> None:
     assert services.settings.schema_packs == ((config_path.parent / "packs" / "wco_declaration").resolve(),)
     assert services.schemas.get(DOCUMENT_TYPE).schema.path.is_relative_to(config_path.parent)
 
 
-@pytest.mark.integration
 def test_signed_declaration_from_a_trader_is_accepted_and_routed_to_default(
     pipeline: Pipeline, services: Services, messages: MessageFactory, route_queue: Callable[[str], list[bytes]]
 ) -> None:
@@ -286,7 +284,6 @@ def _order_payload(root: etree._Element) -> None:
     content.replace(content[0], order)
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize(
     ("edit", "mentioned"),
     [
@@ -312,7 +309,6 @@ def test_declaration_with_invalid_payload_is_rejected(
     assert route_queue("default") == []
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("party", ["0101234567", "BYT", "HQHCM"], ids=["marketplace", "ministry", "customs"])
 def test_party_without_a_sender_role_is_not_permitted(
     pipeline: Pipeline, services: Services, messages: MessageFactory, party: str
@@ -325,7 +321,6 @@ def test_party_without_a_sender_role_is_not_permitted(
     assert services.store.get(party, outcome.message_id) is None
 
 
-@pytest.mark.integration
 def test_function_outside_the_pack_list_is_not_allowed(pipeline: Pipeline, messages: MessageFactory) -> None:
     def query(root: etree._Element) -> None:
         root.find(f"{SUBJECT}/{qname('function')}").text = "11"

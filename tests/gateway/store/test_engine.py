@@ -78,7 +78,6 @@ def _increment(database: str, times: int, start: multiprocessing.synchronize.Eve
         engine.dispose()
 
 
-@pytest.mark.integration
 def test_write_lock_serialises_read_modify_write_across_processes(tmp_path: Path) -> None:
     database = tmp_path / "gateway.db"
     engine = make_engine(f"sqlite:///{database}")

@@ -19,8 +19,6 @@ from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore, NewMessage, Recorded
 from gateway.store.tables import messages
 
-pytestmark = pytest.mark.integration
-
 Factory = Callable[..., NewMessage]
 
 

@@ -16,8 +16,6 @@ from gateway.store.engine import writing
 from gateway.store.messages import MessageStore, NewMessage, Recorded
 from gateway.store.tables import messages, rejections
 
-pytestmark = pytest.mark.integration
-
 Factory = Callable[..., NewMessage]
 UTC = dt.UTC
 T0 = dt.datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from support import REPO, config_with_rules
 
 from routing.table import RoutingTable
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
 
 SHARING = "routing.handlers.sharing:handler"
 POLICY_SUBSCRIPTIONS = """
