@@ -93,7 +93,7 @@ class Exchange:
         """Process every message intake accepted, oldest first, as a worker would; a handler's failure fails the test."""
         while pending := self._pending():
             for stored in pending:
-                processed = process(self.services, self.assembly.rules, stored, self.handlers[stored.route])
+                processed = process(self.services, self.assembly.rules, stored, self.handlers[stored.route], actor="worker")
                 assert processed.outcome == "processed", (stored.document_type, stored.message_id, processed)
                 publish_emitted(self.services, processed.emitted)
 

@@ -28,6 +28,6 @@ def write_raw(data: bytes) -> None:
 
 
 def write_json(document: Any) -> None:
-    """One JSON document on stdout (dates and paths as strings)."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    """One JSON document on one line of stdout (dates and paths as strings)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()

@@ -8,9 +8,11 @@ test with its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from support import write_config
 
 from app.cli.main import main
@@ -25,6 +27,7 @@ CONFIGURED = [
     ["submit", "{file}", "--party", "0101234567", "--url", UNREACHABLE_URL],
     ["messages"],
     ["messages", "--count"],
+    ["messages", "show", "1"],
     ["read", "107012345670", "--as", "HQHCM"],
     ["report"],
     ["pull", "--party", "0101234567", "--url", UNREACHABLE_URL],
@@ -35,6 +38,14 @@ CONFIGURED = [
 USE_THE_STORE = [argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox"}]
 TAKE_A_FILE = [argv for argv in CONFIGURED if "{file}" in argv]
 CALL_THE_GATEWAY = [argv for argv in CONFIGURED if UNREACHABLE_URL in argv]
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """`serve` configures logging for its process; here it runs in the test's, whose output is captured."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)

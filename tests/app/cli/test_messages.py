@@ -110,14 +110,3 @@ def test_a_message_id_of_several_senders_needs_sender(stored: StoredMessage, ser
 def test_an_unknown_message_is_one_line_and_exit_1(stored: StoredMessage, show) -> None:  # type: ignore[no-untyped-def]
     assert show(str(stored.pk + 1000)) == (1, f"no stored message {stored.pk + 1000}\n")
     assert show(stored.message_id, "--sender", "nobody") == (1, f"no stored message {stored.message_id} from nobody\n")
-
-
-def test_an_unreachable_store_is_one_line_and_exit_2(
-    config_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("GATEWAY_DB_URL", "postgresql://nobody@127.0.0.1:1/nothing")
-
-    assert main(["--config", str(config_path), "messages", "show", "1"]) == 2
-
-    out = " ".join(capsys.readouterr().out.split())
-    assert out.startswith("the store cannot be used: ") and "Traceback" not in out

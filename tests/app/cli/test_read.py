@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from rows import accept
 from support import MessageFactory
 
+from app.cli import read as read_command
 from app.cli.main import main
 from gateway.pipeline import Pipeline
 from gateway.store.messages import StoredMessage
@@ -21,7 +23,7 @@ NUMBER = "107012345670"
 @pytest.fixture
 def command(config_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setattr(read_command, "console", Console(width=250))  # whole cells in rich's tables
     return ["--config", str(config_path), "read"]
 
 

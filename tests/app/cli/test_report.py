@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from rows import accept, decided, decision, declaration, in_context, item
 from support import MessageFactory
 
+from app.cli import report as report_command
 from app.cli.main import main
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
@@ -21,7 +23,7 @@ from gateway.services import Services
 def command(config_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The command line's start, with the test store and a terminal wide enough for rich's tables."""
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(report_command, "console", Console(width=200))
     return ["--config", str(config_path), "report"]
 
 
