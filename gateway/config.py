@@ -58,6 +58,13 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class IntakeSettings:
+    """What intake accepts beyond the schemas."""
+
+    max_age_s: float = 86400.0  # how long before its receipt a message may have been sent (the replay window)
+
+
+@dataclass(frozen=True)
 class SupervisorSettings:
     """Restarting components that exit (app/supervisor.py)."""
 
@@ -100,6 +107,7 @@ class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     trust_anchors: tuple[Path, ...] = ()
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
@@ -181,6 +189,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             broker=BrokerSettings(**broker),
             delivery=DeliverySettings(**raw.get("delivery", {})),
             supervisor=SupervisorSettings(**raw.get("supervisor", {})),
+            intake=IntakeSettings(**raw.get("intake", {})),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
@@ -224,6 +233,7 @@ _DATACLASSES = {
     "broker": BrokerSettings,
     "delivery": DeliverySettings,
     "supervisor": SupervisorSettings,
+    "intake": IntakeSettings,
 }
 _KINDS_BY_NAME: dict[str, Kind] = {"int": int, "float": NUMBER, "str": str, "bool": bool}
 

@@ -33,6 +33,7 @@ class ErrorCode(enum.Enum):
     DOCUMENT_TYPE_UNKNOWN = (422, "the document type is not in the catalogue")
     FUNCTION_NOT_ALLOWED = (422, "the function code is not allowed for this document type")
     RECIPIENT_UNKNOWN = (422, "the message is not addressed to this gateway")
+    SEND_DATE_OUT_OF_WINDOW = (422, "the sendDate is too far from the time the gateway received the message")
     # Signature and trust
     SIGNATURE_MISSING = (403, "the envelope is not signed")
     SIGNATURE_MULTIPLE = (403, "the document carries more than one signature")

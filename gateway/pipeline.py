@@ -1,6 +1,6 @@
 """The intake pipeline: one ordered list of named stages, the same for every door.
 
-    parse -> envelope -> catalogue -> verify -> authorise -> validate -> entitle
+    parse -> envelope -> catalogue -> verify -> fresh -> authorise -> validate -> entitle
           -> answer -> receipt -> record -> recorded -> publish
 
 Each stage is a plain function of the message in flight (`Intake`) and the
@@ -11,7 +11,7 @@ every problem it found. A stage is one of three kinds:
   nothing further can be checked meaningfully, or nothing may be (an envelope whose
   signature does not verify is not the sender's, so only its signature problems are
   reported and whatever else was found about it is dropped);
-- a *check* (catalogue, authorise, validate, entitle) adds its problems to the
+- a *check* (catalogue, fresh, authorise, validate, entitle) adds its problems to the
   intake and the next stages still run, so that one rejection lists every problem
   (a check skips what depends on a failed one: no payload schema without a known
   document type, no entitlement for a sender whose role may not send the type or
@@ -59,6 +59,7 @@ from gateway.services import Services
 from gateway.signing.binding import signer_problems
 from gateway.signing.verify import VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
+from gateway.xsdtime import parse_zoned
 
 log = structlog.get_logger(__name__)
 
@@ -189,6 +190,30 @@ def verify(intake: Intake, services: Services) -> None:
     intake.root = xmlsafe.without_comments(signature.root)
 
 
+def fresh(intake: Intake, services: Services) -> None:
+    """The signed sendDate is within the replay window around the time of receipt.
+
+    Together with duplicate detection (sender, messageId) this stops replays: an old
+    message sent again within the window is a duplicate of what the store holds, and
+    outside it is refused whatever the store still holds. A sendDate that is not a
+    zoned xs:dateTime is the envelope schema's to report.
+    """
+    assert intake.header is not None
+    sent = parse_zoned(intake.header.send_date or "")
+    if sent is None:
+        return
+    oldest = intake.received_at - dt.timedelta(seconds=services.settings.intake.max_age_s)
+    latest = intake.received_at + services.settings.clock_skew
+    if not oldest <= sent <= latest:
+        raise Rejected.of(
+            ErrorCode.SEND_DATE_OUT_OF_WINDOW,
+            f"sendDate {intake.header.send_date} is outside [{oldest.isoformat(timespec='seconds')}, "
+            f"{latest.isoformat(timespec='seconds')}], the window around its receipt at "
+            f"{intake.received_at.isoformat(timespec='seconds')}",
+            "/Envelope/Header/Subject/sendDate",
+        )
+
+
 def authorise(intake: Intake, services: Services) -> None:
     assert intake.header is not None and intake.party is not None
     problems = []
@@ -313,6 +338,7 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("envelope", envelope, "gate"),
     Stage("catalogue", catalogue, "check"),
     Stage("verify", verify, "gate"),
+    Stage("fresh", fresh, "check"),
     Stage("authorise", authorise, "check"),
     Stage("validate", validate, "check"),
     Stage("entitle", entitle, "check"),

@@ -10,6 +10,7 @@ would make a case check nothing.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Iterable
 
 from lxml import etree
@@ -66,6 +67,9 @@ def path_of(element: etree._Element) -> str:
 
 def _set(root: etree._Element, edit: Edit) -> None:
     value = edit.char * edit.fill if edit.fill is not None else edit.value or ""
+    if edit.seconds_from_now is not None:  # a time that stays within a receiving gateway's replay window
+        moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=edit.seconds_from_now)
+        value = moment.isoformat(timespec="seconds")
     for element in select(root, edit.path):
         if edit.attribute:
             element.set(edit.attribute, value)

@@ -272,6 +272,7 @@ def _edit(data: Mapping[str, Any], where: str) -> Edit:
         value=table.take("value", str, None),
         attribute=table.take("attribute", str, None),
         fill=table.take("fill", int, None),
+        seconds_from_now=table.take("seconds_from_now", int, None),
         char=table.take("char", str, "x"),
         element=table.take("element", str, None),
         times=table.take("times", int, 1),

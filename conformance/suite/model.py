@@ -139,6 +139,7 @@ class Edit:
     value: str | None = None
     attribute: str | None = None  # set: this attribute instead of the text
     fill: int | None = None  # set: this many copies of `char` instead of `value`
+    seconds_from_now: int | None = None  # set: the xs:dateTime this many seconds from when the case runs
     char: str = "x"
     element: str | None = None  # append: the new element's prefixed name
     times: int = 1  # duplicate: how many copies

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pytest
-from support import MessageFactory
+from lxml import etree
+from support import MessageFactory, write_config
 
 from conformance import SAMPLE_SENDERS
 from gateway import client
+from gateway.envelope import qname
 from gateway.lifecycle import MessageStatus
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
@@ -30,3 +35,30 @@ def test_every_sample_is_accepted_stored_and_queued(
     assert stored is not None and stored.body == body
     services.confirmations.flush()
     assert services.store.get(SAMPLE_SENDERS[document_type], outcome.message_id).status == MessageStatus.QUEUED.value
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
+    """Overrides conftest's: a replay window of ten minutes."""
+    return write_config(tmp_path / "config", pki_dir, namespace, intake={"max_age_s": 600})
+
+
+@pytest.mark.stores("sqlite")
+@pytest.mark.parametrize(
+    ("sent_seconds_ago", "accepted"),
+    [(0, True), (590, True), (610, False), (-200, True), (-400, False)],  # the clock skew is 300 s ahead
+    ids=["now", "just-inside", "just-too-old", "ahead-within-skew", "too-far-ahead"],
+)
+def test_the_send_date_must_be_within_the_replay_window(
+    sent_seconds_ago: int, accepted: bool, pipeline: Pipeline, messages: MessageFactory
+) -> None:
+    sent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=sent_seconds_ago)
+
+    def dated(root: etree._Element) -> None:
+        root.find(f"{qname('Header')}/{qname('Subject')}/{qname('sendDate')}").text = sent.isoformat(timespec="seconds")
+
+    outcome = pipeline.submit(messages.signed("ECOM_ORDER", edit=dated), HTTP)
+
+    assert outcome.accepted is accepted
+    if not accepted:
+        assert (outcome.status, outcome.codes) == (422, ("SEND_DATE_OUT_OF_WINDOW",))

@@ -1,0 +1,44 @@
+"""Reading xs:dateTime values as XML Schema defines them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gateway.xsdtime import parse_zoned
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-03-11T14:20:00+07:00", dt.datetime(2026, 3, 11, 7, 20, tzinfo=UTC)),
+        ("2026-03-11T07:20:00Z", dt.datetime(2026, 3, 11, 7, 20, tzinfo=UTC)),
+        ("2026-03-11T24:00:00+07:00", dt.datetime(2026, 3, 11, 17, 0, tzinfo=UTC)),  # the next day's midnight
+        ("2026-12-31T24:00:00Z", dt.datetime(2027, 1, 1, tzinfo=UTC)),
+        ("2026-03-11T07:20:00.123456789Z", dt.datetime(2026, 3, 11, 7, 20, 0, 123456, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", dt.datetime(1, 1, 1, tzinfo=UTC)),
+        ("2026-03-11T00:00:00-14:00", dt.datetime(2026, 3, 11, 14, 0, tzinfo=UTC)),
+    ],
+)
+def test_values_xml_schema_allows_name_their_instant(text: str, instant: dt.datetime) -> None:
+    assert parse_zoned(text) == instant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-11T07:20:00",  # no zone
+        "2026-03-11T24:00:01Z",
+        "2026-03-11T24:00:00.5Z",
+        "2026-02-30T10:00:00Z",
+        "2026-03-11T07:20:00+14:30",
+        "9999-12-31T24:00:00Z",  # the day after is out of range
+        "11-03-2026",
+        "",
+    ],
+)
+def test_anything_else_is_not_a_zoned_date_time(text: str) -> None:
+    assert parse_zoned(text) is None
