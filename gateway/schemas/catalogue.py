@@ -150,7 +150,10 @@ def _definition(entry: dict[str, Any], source: Path, versioned: bool = True) -> 
         raise ConfigurationError(f"{where}: unknown keys {unknown}; a definition has {[*_REQUIRED, *_OPTIONAL]}")
     name, version, root = entry["type"], entry.get("version"), entry["root"]
     if not isinstance(name, str) or not _TYPE.match(name):
-        raise ConfigurationError(f"{where}: the type must be upper-case letters, digits and _ (like ECOM_ORDER)")
+        raise ConfigurationError(
+            f"{where}: type {name!r} cannot be carried in the envelope's Subject/documentType, which takes upper-case "
+            "letters, digits and _ (2 to 64, starting with a letter): rename it, e.g. WCO_DEC_DMS_2 for WCO-DEC-DMS-2"
+        )
     if version is not None and (not isinstance(version, str) or not _VERSION.match(version)):
         raise ConfigurationError(f"{where}: the version must be a short string such as \"1.0\"")
     if not isinstance(root, str) or not _CLARK.match(root):

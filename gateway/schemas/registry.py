@@ -17,6 +17,7 @@ from pathlib import Path
 
 import xmlschema
 from lxml import etree
+from xmlschema.validators import XsdAnyElement
 
 from gateway import xmlsafe
 from gateway.envelope import content_element
@@ -26,6 +27,7 @@ from gateway.locations import describe, xpath_of
 from gateway.schemas.catalogue import BUILTIN_PACKS, ENVELOPE_XSD, Catalogue, Definition
 
 MAX_ERRORS = 100
+XS_NS = "http://www.w3.org/2001/XMLSchema"
 
 
 @dataclass
@@ -118,16 +120,42 @@ class SchemaRegistry:
         where = f"{definition.source}, document type {definition.name}"
         # lxml does not list a schema's global elements; xmlschema does (including imports).
         try:
-            elements = xmlschema.XMLSchema(str(definition.xsd), allow="local").maps.elements
+            maps = xmlschema.XMLSchema(str(definition.xsd), allow="local").maps
         except xmlschema.XMLSchemaException as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
-        if definition.root not in elements:
+        if definition.root not in maps.elements:
             raise ConfigurationError(f"{where}: the root {definition.root} is not a global element of {definition.xsd}")
+        for wildcard in _unsatisfiable_wildcards(maps):
+            raise ConfigurationError(
+                f"{where}: {definition.xsd} has a strict wildcard (xs:any) for elements of {wildcard}, but the pack "
+                "declares no element in it, so every message would fail; add that namespace's XSD to the pack "
+                '(an xs:import with a schemaLocation inside the pack) or make the wildcard processContents="lax"'
+            )
         if definition.sample is not None:
             root = xmlsafe.parse(definition.sample.file.read_bytes())
             problems = self.validate_envelope(root) + self.validate_payload(document, content_element(root))
             if problems:
                 raise ConfigurationError(f"{where}: the sample {definition.sample.file} is not valid: {problems[0].message}")
+
+
+def _unsatisfiable_wildcards(maps: xmlschema.XsdGlobals) -> list[str]:
+    """The strict wildcards of a pack whose namespaces declare no global element: nothing can match them."""
+    declared = {etree.QName(name).namespace or "" for name in maps.elements if not name.startswith(f"{{{XS_NS}}}")}
+    found = []
+    for component in maps.iter_components():
+        if not isinstance(component, XsdAnyElement) or component.process_contents != "strict":
+            continue
+        own, allowed = component.target_namespace or "", set(component.namespace)
+        if component.target_namespace == XS_NS or "##any" in allowed:
+            continue
+        if "##other" in allowed:
+            matching = declared - {own, ""}
+        else:
+            named = {"" if n == "##local" else own if n == "##targetNamespace" else n for n in allowed}
+            matching = named & declared
+        if not matching:
+            found.append(", ".join(sorted(allowed)))
+    return found
 
 
 def _problem(code: ErrorCode, entry: etree._LogEntry, validated: etree._Element) -> Problem:

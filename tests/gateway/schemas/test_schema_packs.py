@@ -328,3 +328,38 @@ def test_function_outside_the_pack_list_is_not_allowed(pipeline: Pipeline, messa
     outcome = pipeline.submit(wco_message(messages, edit=query), HTTP)
 
     assert (outcome.status, outcome.codes) == (422, ("FUNCTION_NOT_ALLOWED",))
+
+
+WRAPPER_XSD = """<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:example:metadata:1"
+           xmlns="urn:example:metadata:1" elementFormDefault="qualified" version="1.0">
+  {import_}
+  <xs:element name="Wrapper">
+    <xs:complexType><xs:sequence>
+      <xs:element name="sentBy" type="xs:string"/>
+      <xs:any namespace="urn:wco:datamodel:WCO:DEC-DMS:2" processContents="strict"/>
+    </xs:sequence></xs:complexType>
+  </xs:element>
+</xs:schema>
+"""
+
+
+@pytest.mark.parametrize("imported", [False, True], ids=["without-the-wrapped-schema", "with-it"])
+def test_a_metadata_wrapper_pack_needs_the_schema_of_what_it_wraps(tmp_path: Path, imported: bool) -> None:
+    """The wrapper's strict wildcard can only match elements the pack declares: without the wrapped
+    namespace's XSD every message would fail, so the pack is refused at start with the fix."""
+    directory = copy_pack(
+        tmp_path,
+        lambda text: text.replace('xsd = "WCO_DEC_DMS_2.xsd"', 'xsd = "wrapper.xsd"')
+        .replace('root = "{urn:wco:datamodel:WCO:DEC-DMS:2}Declaration"', 'root = "{urn:example:metadata:1}Wrapper"')
+        .replace('sample = "sample.xml"\n', ""),
+    )
+    import_ = '<xs:import namespace="urn:wco:datamodel:WCO:DEC-DMS:2" schemaLocation="WCO_DEC_DMS_2.xsd"/>'
+    (directory / "wrapper.xsd").write_text(WRAPPER_XSD.format(import_=import_ if imported else ""), encoding="utf-8")
+
+    if imported:
+        assert SchemaRegistry.load([directory]).get(DOCUMENT_TYPE) is not None
+    else:
+        message = refusal([directory])
+        assert str(directory / DEFINITION_FILE) in message and DOCUMENT_TYPE in message
+        assert "strict wildcard" in message and "urn:wco:datamodel:WCO:DEC-DMS:2" in message and "xs:import" in message
