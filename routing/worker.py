@@ -23,6 +23,7 @@ import pika.exceptions
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
+from sqlalchemy.exc import OperationalError
 
 from customs.rules import Rules
 from gateway import metrics
@@ -35,6 +36,7 @@ from routing.publication import publish_emitted
 from routing.table import Route, RoutingTable, load_handler
 
 log = structlog.get_logger(__name__)
+STORE_RETRY_S = 1.0  # how long a message waits before it goes back to its queue while the store is away
 ACTOR = "worker"  # in the messages' history
 
 
@@ -96,6 +98,11 @@ class Worker:
             return
         try:
             outcome = self._process(delivery, stored)
+        except OperationalError as exc:  # the store went away: not the message's fault, so no attempt is used up
+            bound.warning("the store is unavailable; the message goes back to its queue", error=str(exc.orig))
+            channel.connection.sleep(STORE_RETRY_S)
+            channel.basic_nack(delivery.method.delivery_tag, requeue=True)
+            return
         except Exception as exc:  # a handler failure: retry, then dead-letter
             reason = f"{type(exc).__name__}: {exc}"
             # Attempts are counted in the store: a delivery handed back unstarted (a stopping

@@ -21,7 +21,7 @@ The rules the suite runs by:
 - **In parallel.** scripts/test runs the suite with pytest-xdist, a module's tests on one worker
   (`--dist loadscope`), so that module-scoped fixtures are made once; session-scoped ones (the PKI, the
   PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
-  turn on the broker (BrokerTurns) while it runs; a test marked `restarts_broker` takes an exclusive turn
+  turn on the servers (ServerTurns) while it runs; a test marked `restarts_a_server` takes an exclusive turn
   while it restarts RabbitMQ, so that no other test sees the outage.
 """
 
@@ -41,11 +41,11 @@ from support import (
     PG_ADMIN_URL,
     PULLERS,
     REPO,
-    BrokerTurns,
     Live,
     LiveGateway,
     MessageFactory,
     Queues,
+    ServerTurns,
     isolated_schema,
     write_config,
 )
@@ -95,23 +95,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if needs_servers(item):
             item.add_marker(pytest.mark.integration)
     # A restart waits for the tests that use the broker to finish: first, it waits for few, and short ones.
-    items.sort(key=lambda item: item.get_closest_marker("restarts_broker") is None)
+    items.sort(key=lambda item: item.get_closest_marker("restarts_a_server") is None)
 
 
 @pytest.fixture(scope="session")
-def broker_turns(tmp_path_factory: pytest.TempPathFactory) -> BrokerTurns:
+def server_turns(tmp_path_factory: pytest.TempPathFactory) -> ServerTurns:
     run = tmp_path_factory.getbasetemp()
-    return BrokerTurns(run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run)  # the run's, not the worker's
+    return ServerTurns(run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run)  # the run's, not the worker's
 
 
 @pytest.fixture(autouse=True)
-def broker_turn(request: pytest.FixtureRequest, broker_turns: BrokerTurns) -> Iterator[None]:
-    """An integration test's shared turn on the broker, for all its setup, run and teardown; a test that restarts
-    the broker takes an exclusive turn for the restart itself."""
-    if request.node.get_closest_marker("integration") is None or request.node.get_closest_marker("restarts_broker"):
+def server_turn(request: pytest.FixtureRequest, server_turns: ServerTurns) -> Iterator[None]:
+    """An integration test's shared turn on the servers, for all its setup, run and teardown; a test that restarts
+    RabbitMQ or PostgreSQL takes an exclusive turn for the restart itself."""
+    if request.node.get_closest_marker("integration") is None or request.node.get_closest_marker("restarts_a_server"):
         yield
         return
-    with broker_turns.hold():
+    with server_turns.hold():
         yield
 
 
@@ -283,7 +283,7 @@ class LiveGateways:
         pki_dir: Path,
         parties_file: Path,
         schemas: Callable[[Settings], SchemaRegistry],
-        turns: BrokerTurns,
+        turns: ServerTurns,
     ) -> None:
         self.directory, self.pki_dir, self.parties_file, self.schemas, self.turns = (
             directory, pki_dir, parties_file, schemas, turns
@@ -317,11 +317,11 @@ def live_gateways(
     pki_dir: Path,
     live_parties_file: Path,
     schemas: Callable[[Settings], SchemaRegistry],
-    broker_turns: BrokerTurns,
+    server_turns: ServerTurns,
 ) -> Iterator[LiveGateways]:
-    gateways = LiveGateways(tmp_path_factory.mktemp("live"), pki_dir, live_parties_file, schemas, broker_turns)
+    gateways = LiveGateways(tmp_path_factory.mktemp("live"), pki_dir, live_parties_file, schemas, server_turns)
     yield gateways
-    with broker_turns.hold():
+    with server_turns.hold():
         gateways.close()
 
 

@@ -171,11 +171,11 @@ def isolated_schema(database_url: str) -> Iterator[str]:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-class BrokerTurns:
-    """Turns on the one RabbitMQ server, across the pytest-xdist workers of a run (a file lock).
+class ServerTurns:
+    """Turns on the one RabbitMQ and the one PostgreSQL server, across the pytest-xdist workers of a run (a file lock).
 
-    Tests and module-scoped users of the broker take shared turns (they nest); a test that restarts the
-    broker takes an exclusive turn, and counts it in `restarts`, so that what lives longer than a turn
+    Tests and module-scoped users of the servers take shared turns (they nest); a test that restarts a
+    server takes an exclusive turn, and counts it in `restarts`, so that what lives longer than a turn
     (the shared live gateways) can tell that its connections went through a restart.
     """
 

@@ -13,13 +13,19 @@ import fcntl
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from gateway.store.tables import metadata
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -93,6 +99,22 @@ def _write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
             lock = contextlib.nullcontext()
         _WRITE_LOCKS[engine] = lock
     return lock
+
+
+def retrying_once(operation: Callable[[], T]) -> T:
+    """Run a store operation; if its connection was dropped under it (the database restarted), run it once more.
+
+    The pool's pre-ping renews a stale connection when one is taken, but a connection can also die while in
+    use. The operation must be safe to repeat: an insert whose commit did reach the database before the
+    connection died is found again by the repeat (the callers insert with ON CONFLICT DO NOTHING).
+    """
+    try:
+        return operation()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("the store connection was lost; trying once more on a fresh one", error=str(exc.orig))
+        return operation()
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from gateway.store.engine import retrying_once
 from gateway.store.messages import MessageStore, NewMessage, Recorded
 
 _STOP = object()
@@ -61,7 +62,7 @@ class GroupCommitter:
 
     def _commit(self, batch: list[tuple[NewMessage, dt.datetime, Future[Recorded]]]) -> None:
         try:
-            results = self._store.record_many([(new, at) for new, at, _ in batch])
+            results = retrying_once(lambda: self._store.record_many([(new, at) for new, at, _ in batch]))
         except BaseException as exc:  # every waiter learns that its message was not stored
             for _, _, future in batch:
                 future.set_exception(exc)

@@ -10,63 +10,28 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
+from load import Load, wait_until_processed
 from sqlalchemy import func, select
 from support import AMQP_URL, LiveGateway, MessageFactory, wait_until
 
 from app.wiring import Assembly
 from gateway import client
-from gateway.lifecycle import MessageStatus
 from gateway.store.tables import messages, processing
 
 pytestmark = pytest.mark.integration
 SENDER = "0101234567"
 
 
-@dataclass
-class Load:
-    """Signed orders sent over HTTP without pause from a background thread."""
-
-    url: str
-    factory: MessageFactory
-    accepted: list[str] = field(default_factory=list)
-    failures: list[float] = field(default_factory=list)  # when a request got no receipt
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        session = requests.Session()
-        while not self.stopping.is_set():
-            body = self.factory.signed("ECOM_ORDER", SENDER)
-            try:
-                submission = client.post_http(self.url, body, session, timeout=10)
-            except requests.RequestException:
-                self.failures.append(time.monotonic())
-                session = requests.Session()
-                time.sleep(0.05)
-                continue
-            receipt = client.read_receipt(submission.receipt, None)
-            if receipt.accepted:
-                self.accepted.append(receipt.received_message_id)
-            else:
-                self.failures.append(time.monotonic())
-
-
 @pytest.fixture
 def load(own_gateway: LiveGateway, messages: MessageFactory) -> Iterator[Load]:
-    running = Load(own_gateway.url, messages)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    yield running
-    running.stopping.set()
-    thread.join(20)
+    with Load(own_gateway.url, messages, "ECOM_ORDER", SENDER) as running:
+        yield running
 
 
 def component_pids(gateway: LiveGateway) -> dict[str, int]:
@@ -100,26 +65,14 @@ def restarted(gateway: LiveGateway, component: str, old_pid: int) -> bool:
 
 
 def accepted_grows(load: Load, by: int = 5, timeout: float = 20.0) -> None:
-    target = len(load.accepted) + by
-    wait_until(lambda: len(load.accepted) >= target, timeout=timeout)
+    load.wait_for_accepted(since=time.monotonic(), count=by, timeout=timeout)
 
 
 def check_all_processed_once(assembly: Assembly, message_ids: list[str]) -> None:
     engine = assembly.services.engine
     handlers = len(assembly.routes.route_for("ECOM_ORDER", "01").handlers)  # type: ignore[union-attr]
 
-    def all_processed() -> bool:
-        with engine.connect() as connection:
-            counts = dict(
-                connection.execute(
-                    select(messages.c.status, func.count())
-                    .where(messages.c.sender == SENDER, messages.c.message_id.in_(message_ids))
-                    .group_by(messages.c.status)
-                ).all()
-            )
-        return counts == {MessageStatus.PROCESSED.value: len(message_ids)}
-
-    wait_until(all_processed, timeout=60)
+    wait_until_processed(engine, message_ids)
     with engine.connect() as connection:
         per_message = connection.execute(
             select(func.count())
@@ -147,7 +100,7 @@ def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answer
             killed_at = time.monotonic()
             os.kill(old, signal.SIGKILL)
             accepted_grows(load)  # the HTTP door answers while the component is down
-            assert not [f for f in load.failures if f > killed_at], f"HTTP failed while {component} was down"
+            assert not load.unanswered_since(killed_at), f"HTTP failed while {component} was down"
             wait_until(lambda c=component, o=old: restarted(own_gateway, c, o), timeout=20)
             receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
             assert receipt.accepted, (component, receipt.errors)
@@ -161,9 +114,8 @@ def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answer
         accepted_grows(load, timeout=40)
     finally:
         partner.close()
-    load.stopping.set()
-    time.sleep(0.5)
-    check_all_processed_once(assembly, load.accepted + amqp_accepted)
+    load.stop()
+    check_all_processed_once(assembly, load.accepted() + amqp_accepted)
     assert "keeps failing" not in own_gateway.log()
 
 
@@ -175,8 +127,7 @@ def test_killing_the_whole_process_group_loses_nothing_accepted(
     assert own_gateway.process is not None
     os.killpg(own_gateway.process.pid, signal.SIGKILL)
     own_gateway.process.wait()
-    load.stopping.set()
-    time.sleep(0.5)
-    survivors = list(load.accepted)
+    load.stop()
+    survivors = load.accepted()
     own_gateway.start()  # the same store and broker namespace: a restart by systemd
     check_all_processed_once(assembly, survivors)

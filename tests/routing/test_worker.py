@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from support import REPO, MessageFactory, wait_until, write_config
 
 from conformance import SAMPLE_SENDERS
@@ -297,6 +298,28 @@ def test_a_handler_that_fails_once_then_succeeds_is_processed_once(
     assert len(processing_rows(services, stored)) == 1
     assert handled("inspection", "retried") == 1 and handled("inspection", "processed") == 1
     assert row(services, stored)["last_error"] is None
+    assert queues.ready(services.topology.dead_letter_queue) == 0
+
+
+def test_a_store_outage_uses_up_no_attempt(
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, queues, assembly
+) -> None:
+    """More store failures than the attempts allowed: the message waits for the store, and is not dead-lettered."""
+    stored = submit(pipeline, messages, "INSPECTION_RESULT")
+    outage = services.settings.broker.max_attempts + 1
+
+    def store_away(message: InboundMessage, call: int) -> None:
+        if call <= outage:
+            raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection unexpectedly"))
+
+    worker = assembly.worker()
+    calls = wrap(worker, "inspection", store_away)
+    workers.start(worker)
+
+    wait_until(lambda: processed(services, stored), timeout=60)
+    assert calls == {stored.message_id: outage + 1}
+    assert row(services, stored)["attempts"] == 0 and row(services, stored)["last_error"] is None
+    assert handled("inspection", "processed") == 1 and handled("inspection", "dead-lettered") == 0
     assert queues.ready(services.topology.dead_letter_queue) == 0
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import AMQP_URL, BrokerTurns, isolated_schema
+from support import AMQP_URL, ServerTurns, isolated_schema
 
 from app.cli.two_gateways import Nsw, Side, document, prepare, reference, running, sides
 from app.process import free_port
@@ -29,12 +29,12 @@ RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
 
 @pytest.fixture(scope="module")
 def pair(
-    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, broker_turns: BrokerTurns
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, server_turns: ServerTurns
 ) -> Iterator[tuple[Side, Side]]:
     """Both gateways, started once for the module (each test uses references of its own), in a turn on the
     broker that lasts as long (a restart would break their connections between the tests)."""
     namespace = f"gwtest-{uuid.uuid4().hex[:8]}"
-    with broker_turns.hold(), isolated_schema(postgres_url) as vn_db:
+    with server_turns.hold(), isolated_schema(postgres_url) as vn_db:
         made = sides(tmp_path_factory.mktemp("two-gateways"), free_port(), free_port(), {"vn": vn_db})
         prepare(made, load_settings(Path(__file__).parents[3] / "config" / "gateway.toml", environ={}), namespace)
         try:
