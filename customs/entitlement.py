@@ -29,9 +29,8 @@ from customs.rules import BusinessRules, Rules
 from customs.state import platforms
 from gateway.behaviours import Behaviours
 from gateway.errors import ErrorCode, Problem
+from gateway.locations import describe
 from gateway.parties import Party
-
-CONTENT = "/Envelope/Body/Content"
 
 Check = Callable[[Party, etree._Element, Connection, BusinessRules], list[Problem]]
 
@@ -54,7 +53,7 @@ def _inspection_result(party: Party, content: etree._Element, connection: Connec
         found.append(
             _refusal(
                 f"the inspection authority {authority.strip()!r} is not the sender {party.identity!r}",
-                "InspectionResult/inspectionAuthority/code",
+                content.find("ir:inspectionAuthority/cm:code", namespaces=ns),
             )
         )
     items = [
@@ -75,7 +74,7 @@ def _inspection_result(party: Party, content: etree._Element, connection: Connec
             _refusal(
                 f"item {line}: goods with HS code {hs_code} are in the charge of {rules.ministry_for(hs_code) or 'no ministry'}, "
                 f"not of {party.identity}",
-                f"InspectionResult/items/item[{position}]/hsCode",
+                content.find(f"ir:items/ir:item[{position}]/ir:hsCode", namespaces=ns),
             )
         )
     return found
@@ -88,7 +87,7 @@ def _policy_notice(party: Party, content: etree._Element, connection: Connection
     return [
         _refusal(
             f"the notice is issued by {ministry!r}; {party.identity!r} may only send its own notices",
-            "PolicyNotice/ministry/code",
+            content.find("pn:ministry/cm:code", namespaces=prefixes(content, "pn")),
         )
     ]
 
@@ -103,7 +102,7 @@ def _platform_registration(
         return [
             _refusal(
                 f"{party.identity!r} may only register platforms it operates; the operator named is {operator!r}",
-                "PlatformRegistration/operator/id",
+                content.find("pr:operator/cm:id", namespaces=prefixes(content, "pr")),
             )
         ]
     platform_id = (content.findtext("pr:platformId", namespaces=prefixes(content, "pr")) or "").strip()
@@ -116,14 +115,15 @@ def _platform_registration(
         return [
             _refusal(
                 f"platform {platform_id!r} is registered to operator {current.operator!r}",
-                "PlatformRegistration/platformId",
+                content.find("pr:platformId", namespaces=prefixes(content, "pr")),
             )
         ]
     return []
 
 
-def _refusal(message: str, path: str) -> Problem:
-    return Problem(ErrorCode.NOT_ENTITLED, message, f"{CONTENT}/{path}")
+def _refusal(message: str, where: etree._Element | None) -> Problem:
+    """NOT_ENTITLED, located at the element that says who is in charge (gateway.locations)."""
+    return Problem(ErrorCode.NOT_ENTITLED, message, describe(where) if where is not None else None)
 
 
 _CHECKS: dict[str, Check] = {

@@ -13,8 +13,9 @@ from lxml import etree
 
 from gateway.errors import ErrorCode
 from gateway.exceptions import Rejected
+from gateway.locations import describe, locate
+from gateway.namespaces import ENVELOPE_NS
 
-ENVELOPE_NS = "urn:customs.gov.vn:ecom:envelope:1"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 ENVELOPE_VERSION = "1.0"
 
@@ -71,18 +72,18 @@ def read_header(root: etree._Element) -> Header:
         raise Rejected.of(
             ErrorCode.ENVELOPE_INVALID,
             f"the root element is {root.tag!r}, expected {{{ENVELOPE_NS}}}Envelope",
-            "/*[1]",
+            describe(root),
         )
-    header = _child(root, "Header", "/Envelope")
-    reference = _child(header, "Reference", "/Envelope/Header")
-    subject = _child(header, "Subject", "/Envelope/Header")
+    header = _child(root, "Header")
+    reference = _child(header, "Reference")
+    subject = _child(header, "Subject")
     return Header(
-        version=_text(reference, "version", "/Envelope/Header/Reference"),
-        message_id=_text(reference, "messageId", "/Envelope/Header/Reference"),
-        sender=_party(_child(header, "From", "/Envelope/Header"), "From"),
-        recipient=_party(_child(header, "To", "/Envelope/Header"), "To"),
-        document_type=_text(subject, "documentType", "/Envelope/Header/Subject"),
-        function=_text(subject, "function", "/Envelope/Header/Subject"),
+        version=_text(reference, "version"),
+        message_id=_text(reference, "messageId"),
+        sender=_party(_child(header, "From")),
+        recipient=_party(_child(header, "To")),
+        document_type=_text(subject, "documentType"),
+        function=_text(subject, "function"),
         type=_optional_text(subject, "type"),
         reference=_optional_text(subject, "reference"),
         pre_reference=_optional_text(subject, "preReference"),
@@ -109,27 +110,26 @@ def content_element(root: etree._Element) -> etree._Element | None:
     return children[0] if len(children) == 1 else None
 
 
-def _party(element: etree._Element, label: str) -> PartyRef:
-    path = f"/Envelope/Header/{label}"
+def _party(element: etree._Element) -> PartyRef:
     return PartyRef(
-        identity=_text(element, "identity", path),
+        identity=_text(element, "identity"),
         name=_optional_text(element, "name") or "",
         country_code=_optional_text(element, "countryCode") or "",
     )
 
 
-def _child(parent: etree._Element, local: str, path: str) -> etree._Element:
+def _child(parent: etree._Element, local: str) -> etree._Element:
     found = parent.find(qname(local))
     if found is None:
-        raise Rejected.of(ErrorCode.ENVELOPE_INVALID, f"{path}/{local} is missing", f"{path}/{local}")
+        raise Rejected.of(ErrorCode.ENVELOPE_INVALID, f"{etree.QName(parent).localname}/{local} is missing", locate(parent, local))
     return found
 
 
-def _text(parent: etree._Element, local: str, path: str) -> str:
+def _text(parent: etree._Element, local: str) -> str:
     value = _optional_text(parent, local)
     if not value:
         raise Rejected.of(
-            ErrorCode.ENVELOPE_INVALID, f"{path}/{local} is missing or empty", f"{path}/{local}"
+            ErrorCode.ENVELOPE_INVALID, f"{etree.QName(parent).localname}/{local} is missing or empty", locate(parent, local)
         )
     return value
 

@@ -16,7 +16,7 @@ import re
 
 from lxml import etree
 
-from gateway.envelope import ENVELOPE_NS
+from gateway.namespaces import ENVELOPE_NS
 
 PREFERRED = {ENVELOPE_NS: "env"}
 
@@ -24,9 +24,33 @@ PREFERRED = {ENVELOPE_NS: "env"}
 def describe(element: etree._Element) -> str:
     """The location of `element`: its line, its prefixed path and the prefixes' namespaces."""
     path, bindings = xpath_of(element)
+    return _written(element.sourceline, path, bindings)
+
+
+def locate(anchor: etree._Element, relative: str) -> str:
+    """The location of the element at `relative` below `anchor`, or where it would be if it is missing.
+
+    `relative` is a path of local names in `anchor`'s namespace, each with an optional [n]
+    ("Header/Subject/documentType", "items/item[3]/hsCode").
+    """
+    namespace = etree.QName(anchor).namespace
+    node = anchor
+    steps = [step for step in relative.split("/") if step]
+    for done, step in enumerate(steps):
+        local, _, index = step.partition("[")
+        matches = node.findall(f"{{{namespace}}}{local}" if namespace else local)
+        position = int(index.rstrip("]")) if index else 1
+        if len(matches) < position:  # missing: the path to it from the deepest element there is
+            path, bindings = xpath_of(node)
+            prefix = _prefix(node, namespace, bindings) + ":" if namespace else ""
+            return _written(node.sourceline, path + "".join(f"/{prefix}{s}" for s in steps[done:]), bindings)
+        node = matches[position - 1]
+    return describe(node)
+
+
+def _written(line: int | None, path: str, bindings: dict[str, str]) -> str:
     named = ", ".join(f"{prefix} = {namespace}" for prefix, namespace in bindings.items())
-    line = f"line {element.sourceline}, " if element.sourceline else ""
-    return f"{line}{path}" + (f" ({named})" if named else "")
+    return (f"line {line}, " if line else "") + path + (f" ({named})" if named else "")
 
 
 def xpath_of(element: etree._Element) -> tuple[str, dict[str, str]]:

@@ -52,6 +52,7 @@ from gateway.broker.publisher import Published, message_headers
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import Rejected
+from gateway.locations import locate
 from gateway.parties import Party
 from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
@@ -144,14 +145,14 @@ def envelope(intake: Intake, services: Services) -> None:
 
 def catalogue(intake: Intake, services: Services) -> None:
     """The document type is one this door and the catalogue take, with one of its functions."""
-    assert intake.header is not None
+    assert intake.header is not None and intake.root is not None
     header, problems = intake.header, []
     if intake.transport.only is not None and header.document_type not in intake.transport.only:
         problems.append(
             Problem(
                 ErrorCode.OPERATION_MISMATCH,
                 f"this operation takes {', '.join(sorted(intake.transport.only))}, not {header.document_type}",
-                "/Envelope/Header/Subject/documentType",
+                locate(intake.root, "Header/Subject/documentType"),
             )
         )
     intake.document = services.schemas.get(header.document_type)
@@ -160,7 +161,7 @@ def catalogue(intake: Intake, services: Services) -> None:
             Problem(
                 ErrorCode.DOCUMENT_TYPE_UNKNOWN,
                 f"document type {header.document_type!r} is not in the catalogue",
-                "/Envelope/Header/Subject/documentType",
+                locate(intake.root, "Header/Subject/documentType"),
             )
         )
     elif header.function not in intake.document.functions:
@@ -169,7 +170,7 @@ def catalogue(intake: Intake, services: Services) -> None:
                 ErrorCode.FUNCTION_NOT_ALLOWED,
                 f"function {header.function!r} is not allowed for {intake.document.name}; "
                 f"allowed: {', '.join(sorted(intake.document.functions))}",
-                "/Envelope/Header/Subject/function",
+                locate(intake.root, "Header/Subject/function"),
             )
         )
     if problems:
@@ -198,7 +199,7 @@ def fresh(intake: Intake, services: Services) -> None:
     outside it is refused whatever the store still holds. A sendDate that is not a
     zoned xs:dateTime is the envelope schema's to report.
     """
-    assert intake.header is not None
+    assert intake.header is not None and intake.root is not None
     sent = parse_zoned(intake.header.send_date or "")
     if sent is None:
         return
@@ -210,12 +211,12 @@ def fresh(intake: Intake, services: Services) -> None:
             f"sendDate {intake.header.send_date} is outside [{oldest.isoformat(timespec='seconds')}, "
             f"{latest.isoformat(timespec='seconds')}], the window around its receipt at "
             f"{intake.received_at.isoformat(timespec='seconds')}",
-            "/Envelope/Header/Subject/sendDate",
+            locate(intake.root, "Header/Subject/sendDate"),
         )
 
 
 def authorise(intake: Intake, services: Services) -> None:
-    assert intake.header is not None and intake.party is not None
+    assert intake.header is not None and intake.party is not None and intake.root is not None
     problems = []
     if intake.header.recipient.identity != services.settings.gateway.identity:
         problems.append(
@@ -223,7 +224,7 @@ def authorise(intake: Intake, services: Services) -> None:
                 ErrorCode.RECIPIENT_UNKNOWN,
                 f"the message is addressed to {intake.header.recipient.identity!r}, "
                 f"this gateway is {services.settings.gateway.identity!r}",
-                "/Envelope/Header/To/identity",
+                locate(intake.root, "Header/To/identity"),
             )
         )
     intake.role_permitted = intake.document is not None and bool(intake.party.roles & intake.document.senders)
@@ -233,7 +234,7 @@ def authorise(intake: Intake, services: Services) -> None:
                 ErrorCode.ROLE_NOT_PERMITTED,
                 f"party {intake.party.identity!r} has roles {sorted(intake.party.roles)}; "
                 f"{intake.document.name} may be sent by {sorted(intake.document.senders)}",
-                "/Envelope/Header/Subject/documentType",
+                locate(intake.root, "Header/Subject/documentType"),
             )
         )
     if problems:
@@ -282,6 +283,7 @@ def receipt(intake: Intake, services: Services) -> None:
 
 def record(intake: Intake, services: Services) -> None:
     assert intake.header is not None and intake.receipt is not None and intake.route is not None
+    assert intake.root is not None
     header = intake.header
     intake.recorded = services.recorder.record(
         NewMessage.of(
@@ -300,7 +302,7 @@ def record(intake: Intake, services: Services) -> None:
             ErrorCode.DUPLICATE_CONFLICT,
             f"message id {header.message_id} from {header.sender.identity} was already received "
             "with different content",
-            "/Envelope/Header/Reference/messageId",
+            locate(intake.root, "Header/Reference/messageId"),
         )
 
 

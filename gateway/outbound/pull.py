@@ -24,6 +24,7 @@ from gateway.behaviours import Behaviours
 from gateway.envelope import content_element
 from gateway.errors import ErrorCode
 from gateway.exceptions import ReadRefused, Rejected
+from gateway.locations import locate
 from gateway.parties import Party
 from gateway.receipts import Batch
 from gateway.schemas.catalogue import builtin
@@ -60,7 +61,7 @@ def answer(intake: Intake, services: Services, read_reference: ReferenceReader |
     reference = query.findtext("q:reference", namespaces=ns)
     if reference is None:
         return services.outbox.batch_for(intake.party.identity, limit, delivery.batch_bytes)
-    where = "/Envelope/Body/Content/MessageQuery/reference"
+    where = locate(query, "reference")
     if read_reference is None:
         raise Rejected.of(ErrorCode.READ_NOT_PERMITTED, "this gateway answers no queries by reference", where)
     try:

@@ -24,9 +24,11 @@ from gateway.envelope import content_element
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import ConfigurationError
 from gateway.locations import describe, xpath_of
+from gateway.namespaces import ENVELOPE_NS
 from gateway.schemas.catalogue import BUILTIN_PACKS, ENVELOPE_XSD, Catalogue, Definition
 
 MAX_ERRORS = 100
+CONTENT_PATH = f"/env:Envelope/env:Body/env:Content (env = {ENVELOPE_NS})"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 
 
@@ -103,13 +105,13 @@ class SchemaRegistry:
 
     def validate_payload(self, document: DocumentType, payload: etree._Element | None) -> list[Problem]:
         if payload is None:
-            return [Problem(ErrorCode.PAYLOAD_SCHEMA_INVALID, "Body/Content must hold exactly one element", "/Envelope/Body/Content")]
+            return [Problem(ErrorCode.PAYLOAD_SCHEMA_INVALID, "Body/Content must hold exactly one element", CONTENT_PATH)]
         if payload.tag != document.root:
             return [
                 Problem(
                     ErrorCode.PAYLOAD_SCHEMA_INVALID,
                     f"Content holds {payload.tag}, but documentType {document.name} needs {document.root}",
-                    payload.getroottree().getpath(payload),
+                    describe(payload),
                 )
             ]
         return document.schema.problems(payload, ErrorCode.PAYLOAD_SCHEMA_INVALID)

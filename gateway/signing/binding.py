@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 
 from gateway.errors import ErrorCode, Problem
+from gateway.locations import describe, locate
 from gateway.parties import Party, PartyRegistry
+from gateway.signing.algorithms import DSIG
 from gateway.signing.trust import TrustStore
 from gateway.signing.verify import VerifiedSignature
-
-FROM_IDENTITY = "/Envelope/Header/From/identity"
 
 
 def signer_problems(
@@ -24,10 +24,11 @@ def signer_problems(
 ) -> list[Problem]:
     """Every reason the signature is not `identity`'s; empty when it is."""
     problems: list[Problem] = []
+    from_identity = locate(signature.root, "Header/From/identity")
     if party is None:
-        problems.append(Problem(ErrorCode.PARTY_UNKNOWN, f"party {identity!r} is not registered", FROM_IDENTITY))
+        problems.append(Problem(ErrorCode.PARTY_UNKNOWN, f"party {identity!r} is not registered", from_identity))
     elif not party.active:
-        problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", FROM_IDENTITY))
+        problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", from_identity))
     anchors = party.anchors if party else ()
     problems.extend(trust.check(signature.certificate_der, signature.intermediates, party_anchors=anchors))
     if party is not None:
@@ -40,7 +41,13 @@ def signer_problems(
                     ErrorCode.CERTIFICATE_NOT_REGISTERED,
                     f"the signing certificate ({signature.certificate.subject.rfc4514_string()}) is not "
                     f"registered to {party.identity!r}; {whose}",
-                    "/Envelope/Signature/KeyInfo",
+                    _key_info(signature),
                 )
             )
     return problems
+
+
+def _key_info(signature: VerifiedSignature) -> str:
+    """Where the certificate was: the signature's KeyInfo (or the signature, when it carries none)."""
+    found = signature.root.find(f"{{{DSIG}}}Signature/{{{DSIG}}}KeyInfo")
+    return describe(found if found is not None else signature.root)
