@@ -38,7 +38,14 @@ from gateway.signing.algorithms import (
     SignatureAlgorithm,
 )
 from gateway.signing.canonical import canonicalize, signature_detached
-from gateway.signing.keys import certificate_from_der, der_of, key_type, key_weakness, public_key_of
+from gateway.signing.keys import (
+    CertificateUnreadable,
+    der_of,
+    key_type,
+    key_weakness,
+    public_key_of,
+    read_certificate,
+)
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
 _XML_WHITESPACE = str.maketrans("", "", " \t\r\n")  # base64 may be wrapped with XML white space only
@@ -266,8 +273,8 @@ def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes,
     for element in key_info.iterfind(f"{_ds('X509Data')}/{_ds('X509Certificate')}"):
         der = _base64(element, "X509Certificate")
         try:
-            certificates.append((der, certificate_from_der(der)))
-        except ValueError as exc:
+            certificates.append((der, read_certificate(der)))
+        except CertificateUnreadable as exc:
             raise Rejected.of(
                 ErrorCode.CERTIFICATE_INVALID, f"X509Certificate cannot be read: {exc}", _path(element)
             ) from None
