@@ -54,12 +54,15 @@ def weak_intermediate(ca: CertificateAuthority, common_name: str, uid: str, bits
     return _issued_below(intermediate_key, intermediate, common_name, uid)
 
 
-def sha1_intermediate(ca: CertificateAuthority, common_name: str, uid: str) -> SigningIdentity:
-    """A strong signing key certified by an intermediate that `ca` signed with SHA-1 (CERTIFICATE_CHAIN_WEAK)."""
+def weak_hash_intermediate(ca: CertificateAuthority, common_name: str, uid: str) -> SigningIdentity:
+    """A strong signing key certified by an intermediate that `ca` signed with SHA-224 (CERTIFICATE_CHAIN_WEAK).
+
+    SHA-224 rather than SHA-1: current OpenSSL builds refuse to make SHA-1 signatures at all.
+    """
     intermediate_key = new_key("ec-p256")
     intermediate = issue_certificate(
-        name("SHA-1 Intermediate CA"), intermediate_key.public_key(), ca.key, ca.certificate.subject,
-        ca=True, hash_algorithm=hashes.SHA1(),  # the weakness under test
+        name("SHA-224 Intermediate CA"), intermediate_key.public_key(), ca.key, ca.certificate.subject,
+        ca=True, hash_algorithm=hashes.SHA224(),  # the weakness under test
     )
     return _issued_below(intermediate_key, intermediate, common_name, uid)
 

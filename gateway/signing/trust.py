@@ -2,8 +2,9 @@
 
 A signing certificate is trusted when a path leads from it, through intermediates
 carried in KeyInfo, to one of the configured anchors, with every issuer a CA and
-every signature on the path valid, and every certificate on it valid at the time
-of checking. Path building is cached per certificate set; validity times are
+every signature on the path valid, every issuer's key and every signature
+algorithm on the path within the algorithm policy (chain_policy.py), and every
+certificate on it valid at the time of checking. Path building is cached per certificate set; validity times are
 checked on every call.
 
 Besides the configured anchors, a check may name anchors of its own: a partner
@@ -23,6 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from gateway.errors import ErrorCode, Problem
+from gateway.signing.chain_policy import path_weakness
 from gateway.signing.keys import certificate_from_der, der_of, load_certificates
 
 MAX_PATH_LENGTH = 6
@@ -86,9 +88,12 @@ class TrustStore:
     ) -> CertificatePath | Problem:
         anchors = self._anchors | {der: certificate_from_der(der) for der in party_anchor_ders}
         try:
-            return _search(anchors, leaf_der, intermediate_ders)
+            path = _search(anchors, leaf_der, intermediate_ders)
         except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
             return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
+        if isinstance(path, Problem):
+            return path
+        return path_weakness(path.certificates) or path
 
 
 def _search(

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from support import MessageFactory
 
 from conformance import certificate_attacks
+from gateway import client
 from gateway.pipeline import Pipeline, Transport
 from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.pki import CertificateAuthority
@@ -100,3 +101,15 @@ def test_mutated_certificates_never_give_an_internal_error(
     assert outcome.status < 500 and "INTERNAL_ERROR" not in outcome.codes, outcome.codes
     if not as_intermediate and mutated != certificate:
         assert 400 <= outcome.status < 500, outcome.codes
+
+
+@pytest.mark.parametrize("attack", [certificate_attacks.weak_intermediate, certificate_attacks.weak_hash_intermediate])
+def test_a_weak_intermediate_is_refused_with_its_own_code(
+    attack: Callable[..., SigningIdentity], test_ca: CertificateAuthority, messages: MessageFactory, pipeline: Pipeline
+) -> None:
+    signer = attack(test_ca, "Sai Gon Express (weak chain)", SENDER)
+    body = client.sign(messages.envelope("ECOM_DECLARATION", SENDER), signer)
+
+    outcome = pipeline.submit(body, HTTP)
+
+    assert outcome.status == 403 and "CERTIFICATE_CHAIN_WEAK" in outcome.codes, outcome.codes
