@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -65,6 +66,31 @@ def weak_hash_intermediate(ca: CertificateAuthority, common_name: str, uid: str)
         ca=True, hash_algorithm=hashes.SHA224(),  # the weakness under test
     )
     return _issued_below(intermediate_key, intermediate, common_name, uid)
+
+
+def padded_certificate(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None, size: int) -> bytes:
+    """A well-formed certificate of about `size` bytes, each one distinct (random padding in a private extension).
+
+    Issued by a throw-away key nobody trusts: for `public_key` (a signer's key, so that a
+    replayed signature still verifies with it) or, when None, self-signed as a CA.
+    Rule: nothing an unauthenticated request carries stays in memory (see bounded_cache.py).
+    """
+    issuer_key = new_key("ec-p256")
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name("Padded Certificate"))
+        .issuer_name(name("Nobody's CA"))
+        .public_key(public_key or issuer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=public_key is None, path_length=None), critical=True)
+        .add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(f"{_PRIVATE_ARC}.3"), os.urandom(size)), critical=False
+        )
+    )
+    return der_of(builder.sign(issuer_key, hashes.SHA256()))
 
 
 def with_key_info_certificates(signed: bytes, ders: Sequence[bytes]) -> bytes:

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from gateway.signing.algorithms import ALLOWED_CURVES, MIN_RSA_BITS
+from gateway.signing.bounded_cache import BoundedCache
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -21,10 +22,12 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-@functools.lru_cache(maxsize=4096)
+_DECODED: BoundedCache[x509.Certificate] = BoundedCache(max_bytes=4 * 1024 * 1024)
+
+
 def certificate_from_der(der: bytes) -> x509.Certificate:
-    """Decode a DER certificate; cached, because the same few certificates arrive all day."""
-    return x509.load_der_x509_certificate(der)
+    """Decode a DER certificate; cached (bounded in bytes), because the same few certificates arrive all day."""
+    return _DECODED.get(der, len(der), lambda: x509.load_der_x509_certificate(der))
 
 
 class CertificateUnreadable(ValueError):
@@ -57,9 +60,8 @@ def der_of(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-@functools.lru_cache(maxsize=4096)
 def public_key_of(certificate: x509.Certificate) -> PublicKeyTypes:
-    """A certificate's public key, decoded once per certificate."""
+    """A certificate's public key (not cached: certificates from KeyInfo are anyone's)."""
     return certificate.public_key()
 
 
