@@ -99,8 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     intake.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     intake.add_argument("--rate", type=float, default=400.0, help="offered rate (messages/s) for the latency phase")
     intake.add_argument("--bind", default="127.0.0.1:8091", help="where the benchmarked gateway listens")
+    intake.add_argument("--db", metavar="URL", help="run on a fresh database of this PostgreSQL server (default: SQLite)")
+    intake.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="closed-loop load generator (auto: wrk when installed)")
+    intake.add_argument("--soak", type=float, metavar="MINUTES", help="then hold 80%% of the peak this long, reading memory")
     intake.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     intake.set_defaults(run=_bench_intake)
+    large = bench.add_parser("large", help="memory that one large message costs the process that handles it")
+    large.add_argument("--megabytes", type=float, default=10.0, help="size of the signed message")
+    large.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    large.set_defaults(run=_bench_large)
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
@@ -228,6 +236,12 @@ def print_receipt(receipt: ReceiptView, http_status: int) -> None:
     )
     for code, message, location in receipt.errors:
         console.print(f"  [red]{code}[/red] {escape(message)}" + (f"  [dim]at {escape(location)}[/dim]" if location else ""))
+
+
+def _bench_large(args: argparse.Namespace) -> int:
+    from app.bench.large import run_large_bench
+
+    return run_large_bench(args)
 
 
 def _bench_intake(args: argparse.Namespace) -> int:
