@@ -34,6 +34,7 @@ class GatewayProcess:
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.console_url = f"http://127.0.0.1:{free_port()}"  # the operators' console: its own port
         self.env = {**os.environ, **(env or {}), "GATEWAY_CONFIG": str(config)}
         self.log_path = log_path
         self.role = role
@@ -41,7 +42,7 @@ class GatewayProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0, cwd: Path | None = None) -> GatewayProcess:
-        command = [*self.command, "serve", "--bind", f"127.0.0.1:{self.port}"]
+        command = [*self.command, "serve", "--bind", f"127.0.0.1:{self.port}", "--console-bind", self.console_url[7:]]
         if self.role:
             command += ["--role", self.role]
         with self.log_path.open("ab") as log:

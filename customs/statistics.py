@@ -68,6 +68,14 @@ class Report:
     def table(self, name: str) -> StatTable:
         return next(table for table in self.tables if table.name == name)
 
+    def document(self) -> dict[str, Any]:
+        """The report as one JSON document (`gateway report --format json`, the console's statistics)."""
+        return {
+            "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
+            "summary": self.summary,
+            "tables": {stat.name: stat.records() for stat in self.tables},
+        }
+
 
 def report(connection: Connection, period: Period, *, top: int = 10) -> Report:
     """Every table of the period, and a summary of their totals."""

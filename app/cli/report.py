@@ -139,12 +139,7 @@ def render_csv(result: Report) -> str:
 
 
 def render_json(result: Report) -> str:
-    document = {
-        "period": {"from": result.period.start.isoformat(), "to": result.period.end.isoformat()},
-        "summary": result.summary,
-        "tables": {stat.name: stat.records() for stat in result.tables},
-    }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(result.document(), ensure_ascii=False, indent=2) + "\n"
 
 
 RENDERERS: dict[str, Callable[[Report], str]] = {"table": render_table_text, "csv": render_csv, "json": render_json}
