@@ -19,14 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import accounts, audit_trail, outbox, party, session, system, traffic
+from console.api import accounts, audit_trail, business, outbox, party, session, system, traffic
 from console.auth import Caller, guard
 from console.context import Console
 from console.roles import Permission
 
 API = "/admin/api/v1"
-ROUTERS = (session.router, traffic.router, outbox.router, system.router, accounts.router, audit_trail.router,
-           party.router)
+ROUTERS = (session.router, traffic.router, outbox.router, business.router, system.router, accounts.router,
+           audit_trail.router, party.router)
 PUBLIC = frozenset({("POST", f"{API}/session")})
 MAX_BODY = 64 * 1024
 SECURITY_HEADERS = {

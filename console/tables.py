@@ -1,12 +1,14 @@
 """The console's tables, in the gateway's store (same metadata: created with the others).
 
-Imported by the composition root before the store opens, like customs.state.
+Imported by the composition root before the store opens, after customs.state (an acknowledgement
+refers to a customs alert).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, LargeBinary, String, Table, Text
 
+import customs.state  # noqa: F401  (alerts, which acknowledgements refer to)
 from gateway.store.tables import Id, metadata
 
 operators = Table(
@@ -81,4 +83,13 @@ audit_seals = Table(
     Column("head_hash", String(64), nullable=False),
     Column("signature", LargeBinary, nullable=False),  # the gateway key's signature over the sealed statement
     Column("certificate", LargeBinary, nullable=False),  # the signer's certificate, DER
+)
+
+alert_acknowledgements = Table(
+    "alert_acknowledgements",
+    metadata,
+    Column("alert", Id, ForeignKey("alerts.id"), primary_key=True),  # customs.state.alerts
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
 )

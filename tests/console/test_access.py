@@ -41,6 +41,11 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/outbox/{pk}/raw"): R,
     ("POST", "/outbox/{pk}/resend"): A,
     ("POST", "/outbox/resend"): A,
+    ("GET", "/declarations"): R,
+    ("GET", "/declarations/{number}"): R,
+    ("GET", "/inspections"): R,
+    ("GET", "/alerts"): R,
+    ("POST", "/alerts/{pk}/acknowledge"): A,
     ("GET", "/statistics"): R,
     ("GET", "/health"): R,
     ("GET", "/parties"): R,
@@ -59,7 +64,8 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/party/read/{reference}"): P,
 }
 PATH_VALUES = {"{pk}": "999999", "{token_id}": "999999", "{identity}": "NOBODY", "{login}": "nobody",
-               "{reference}": "NO-SUCH-REFERENCE"}
+               "{reference}": "NO-SUCH-REFERENCE",
+               "{number}": "NO-SUCH-DECLARATION"}
 
 
 def endpoints(console: Console) -> set[tuple[str, str]]:
