@@ -3,21 +3,18 @@ against their deadlines, and alerts (list, acknowledge)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from console import audit, search
+from console import actions, search
 from console.api.common import Paging, paging
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from console.tables import alert_acknowledgements
 from customs.state import alerts, decisions, declarations, inspections
-from gateway.store.engine import writing
 
 router = APIRouter(tags=["business"])
 
@@ -101,16 +98,9 @@ def list_alerts(
 
 @router.post("/alerts/{pk}/acknowledge", summary="acknowledge an alert (once)")
 def acknowledge(pk: int, body: Acknowledgement, request: Request, caller: Caller = guard(Permission.ACT)) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
-    engine = console_of(request).services.engine
-    with engine.connect() as connection:
-        alert = connection.execute(select(alerts.c.alert_id).where(alerts.c.id == pk)).scalar()
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     try:
-        with writing(engine) as tx:
-            tx.execute(insert(alert_acknowledgements).values(alert=pk, actor=caller.operator.actor, at=now, note=body.note))
-            audit.record(tx, caller.entry("alert.acknowledge", f"alert:{alert}", None, {"acknowledged": True}, body.note), now)
-    except IntegrityError:
+        if not actions.acknowledge(console_of(request).services.engine, caller.entry("alert.acknowledge"), pk, body.note):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    except actions.AlreadyAcknowledged:
         raise HTTPException(status.HTTP_409_CONFLICT, f"alert {pk} is acknowledged already") from None
     return {"acknowledged": pk}

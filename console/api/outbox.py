@@ -14,14 +14,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from console import audit, search
+from console import actions, search
 from console.api.common import Paging, body_of, found, paging, timeline
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from customs.timestamps import as_utc
 from gateway.lifecycle import OUTBOUND, OutboundStatus
-from gateway.outbound.outbox import unpark_many
-from gateway.store.engine import writing
 from gateway.store.tables import outbox
 
 router = APIRouter(tags=["outbox"])
@@ -71,18 +69,13 @@ def get_outbox_raw(pk: int, request: Request, _: Caller = guard(Permission.READ)
 
 @router.post("/outbox/{pk}/resend", summary="send a parked message again (same messageId, same bytes)")
 def resend(pk: int, body: Resend, request: Request, caller: Caller = guard(Permission.ACT)) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
-    with writing(console_of(request).services.engine) as tx:
-        if not unpark_many(tx, [pk], now, caller.operator.actor, body.reason):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"outbound message {pk} is not parked")
-        audit.record(tx, caller.entry("outbox.resend", f"outbox:{pk}", {"status": "parked"}, {"status": "pending"},
-                                      body.reason), now)
+    if not actions.resend(console_of(request).services.engine, caller.entry("outbox.resend"), [pk], body.reason):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"outbound message {pk} is not parked")
     return {"resent": [pk]}
 
 
 @router.post("/outbox/resend", summary="send again every parked message to a recipient, created in [since, until)")
 def resend_bulk(body: BulkResend, request: Request, caller: Caller = guard(Permission.ACT)) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
     query = select(outbox.c.id).where(
         outbox.c.recipient == body.recipient, outbox.c.status == OutboundStatus.PARKED.value
     ).order_by(outbox.c.id).limit(BULK_LIMIT)
@@ -90,11 +83,9 @@ def resend_bulk(body: BulkResend, request: Request, caller: Caller = guard(Permi
         query = query.where(outbox.c.created_at >= as_utc(body.since))
     if body.until is not None:
         query = query.where(outbox.c.created_at < as_utc(body.until))
-    with writing(console_of(request).services.engine) as tx:
-        moved = unpark_many(tx, list(tx.execute(query).scalars()), now, caller.operator.actor, body.reason)
-        if moved:
-            selection = {"recipient": body.recipient, "since": body.since, "until": body.until}
-            audit.record(tx, caller.entry("outbox.resend_bulk", f"recipient:{body.recipient}",
-                                          {"status": "parked", **selection}, {"status": "pending", "outbox": moved},
-                                          body.reason), now)
+    engine = console_of(request).services.engine
+    with engine.connect() as connection:
+        pks = list(connection.execute(query).scalars())
+    selection = {"recipient": body.recipient, "since": body.since, "until": body.until}
+    moved = actions.resend(engine, caller.entry("outbox.resend"), pks, body.reason, f"recipient:{body.recipient}", selection)
     return {"resent": moved}

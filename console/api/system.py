@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Any
 
-import pika.exceptions
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 
+from console import probes
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from customs.statistics import Period, report
 from customs.timestamps import as_utc
-from gateway.broker.connection import connect
-from gateway.lifecycle import MessageStatus
-from gateway.store.tables import messages, party_certificates
+from gateway.store.tables import party_certificates
 
 router = APIRouter(tags=["system"])
 DEFAULT_DAYS = 30
@@ -42,38 +38,7 @@ def statistics(
 
 @router.get("/health", summary="the store and the broker: do they answer; queue depths; the relay's lag")
 def health(request: Request, _: Caller = guard(Permission.READ)) -> dict[str, Any]:
-    services = console_of(request).services
-    checks: dict[str, Any] = {}
-    try:
-        with services.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            oldest = connection.execute(
-                select(func.min(messages.c.received_at)).where(messages.c.status == MessageStatus.ACCEPTED.value)
-            ).scalar()
-        checks["store"] = {"ok": True}
-        checks["relay_lag_s"] = round((dt.datetime.now(dt.UTC) - as_utc(oldest)).total_seconds(), 3) if oldest else 0.0
-    except SQLAlchemyError as exc:
-        checks["store"] = {"ok": False, "error": str(getattr(exc, "orig", exc)).splitlines()[0]}
-    checks["broker"], checks["queues"] = _queues(services)
-    checks["ok"] = checks["store"]["ok"] and checks["broker"]["ok"]
-    return checks
-
-
-def _queues(services: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    broker = services.settings.broker
-    try:
-        connection = connect(broker.url, broker.publish_timeout_s, f"{broker.namespace}-console")
-    except (pika.exceptions.AMQPError, OSError) as exc:
-        return {"ok": False, "error": repr(exc)}, {}
-    depths: dict[str, Any] = {}
-    with contextlib.closing(connection):
-        for queue in services.topology.queues():
-            try:
-                declared = connection.channel().queue_declare(queue, passive=True).method
-                depths[queue] = {"messages": declared.message_count, "consumers": declared.consumer_count}
-            except pika.exceptions.ChannelClosedByBroker:
-                depths[queue] = None  # not declared (yet)
-    return {"ok": True}, depths
+    return probes.health(console_of(request).services)
 
 
 @router.get("/parties", summary="the registered parties")

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from console import audit, search
+from console import actions, search
 from console.api.common import Paging, body_of, found, paging, timeline
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from gateway.lifecycle import INBOUND
-from gateway.store.engine import writing
-from gateway.store.messages import redrive_many
 from gateway.store.tables import messages, rejections
 
 router = APIRouter(tags=["traffic"])
@@ -95,10 +92,6 @@ def list_dead_letters(request: Request, window: Paging = paging, _: Caller = gua
 
 @router.post("/dead-letters/{pk}/redrive", summary="give a failed message to its handlers again")
 def redrive(pk: int, body: Redrive, request: Request, caller: Caller = guard(Permission.ACT)) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
-    with writing(console_of(request).services.engine) as tx:
-        if not redrive_many(tx, [pk], now, caller.operator.actor, body.reason):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"message {pk} is not a failed message")
-        audit.record(tx, caller.entry("message.redrive", f"message:{pk}", {"status": "failed"}, {"status": "accepted"},
-                                      body.reason), now)
+    if not actions.redrive(console_of(request).services.engine, caller.entry("message.redrive"), pk, body.reason):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"message {pk} is not a failed message")
     return {"redriven": pk, "status": "accepted"}
