@@ -1,4 +1,4 @@
-"""The console's FastAPI application: the admin API under /admin/api/v1, deny by default.
+"""The console's FastAPI application: the admin API under /admin/api/v1 and the pages under /admin, deny by default.
 
 `create_app` refuses to build an application with an endpoint that requires no
 permission, except the few in PUBLIC (logging in): a new endpoint cannot be open by
@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.api import accounts, audit_trail, business, outbox, party, session, system, traffic
+from console.web import pages
+from console.web.render import render
 from console.auth import Caller, guard
 from console.context import Console
 from console.roles import Permission
@@ -27,7 +32,13 @@ from console.roles import Permission
 API = "/admin/api/v1"
 ROUTERS = (session.router, traffic.router, outbox.router, business.router, system.router, accounts.router,
            audit_trail.router, party.router)
-PUBLIC = frozenset({("POST", f"{API}/session")})
+PUBLIC = frozenset({
+    ("POST", f"{API}/session"),
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),  # checks its own CSRF token, bound to a cookie of the login page
+    ("GET", "/admin/lang/{code}"),
+    ("GET", "/admin/static/console.css"),
+})
 MAX_BODY = 64 * 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -50,10 +61,21 @@ def create_app(console: Console) -> FastAPI:
     app.state.console = console
     for router in ROUTERS:
         app.include_router(router, prefix=API)
+    app.include_router(pages.router)
 
     @app.get(f"{API}/openapi.json", tags=["session"], summary="this API's OpenAPI 3 document")
     def openapi(_: Caller = guard(Permission.SELF)) -> dict[str, Any]:
         return app.openapi()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API answers JSON; a page sends a caller without a session to log in, and shows other refusals."""
+        if request.url.path.startswith(API) or not request.url.path.startswith("/admin"):
+            return await http_exception_handler(request, exc)
+        if exc.status_code == 401:
+            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/")
+            return RedirectResponse(f"/admin/login?next={target}", status_code=303)
+        return render(request, "error.html", status_code=exc.status_code, detail=exc.detail)
 
     @app.exception_handler(SQLAlchemyError)
     async def store_unavailable(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -67,7 +89,8 @@ def create_app(console: Console) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    check_guarded([*app.routes, *(route for router in ROUTERS for route in router.routes)], prefix=API)
+    check_guarded([(route, "") for route in (*app.routes, *pages.router.routes)]
+                  + [(route, API) for router in ROUTERS for route in router.routes])
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     return app
 
@@ -81,15 +104,15 @@ def required_permission(route: APIRoute) -> Permission | None:
     return None
 
 
-def check_guarded(routes: Iterable[BaseRoute], prefix: str) -> None:
+def check_guarded(routes: Iterable[tuple[BaseRoute, str]]) -> None:
     """Deny by default: every endpoint requires a permission, or is one of the PUBLIC few.
 
-    `routes`: the application's own and its routers' (whose paths lack the `prefix` they are mounted at).
+    `routes`: each route with the prefix it is mounted at.
     """
-    for route in routes:
+    for route, prefix in routes:
         if not isinstance(route, APIRoute):
             continue
-        path = route.path if route.path.startswith(prefix) else prefix + route.path
+        path = prefix + route.path
         for method in route.methods:
             if (method, path) not in PUBLIC and required_permission(route) is None:
                 raise RuntimeError(f"{method} {path} requires no permission: guard it, or list it in PUBLIC")

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Select, Table, func, or_, select
 
-from console.tables import audit_trail
+from console.tables import alert_acknowledgements, audit_trail
+from customs.state import alerts
 from customs.timestamps import as_utc
 from gateway.lifecycle import MessageStatus
 from gateway.store.tables import messages, outbox, rejections
@@ -83,6 +84,17 @@ def dead_letters_page(connection: Connection, window: Window) -> dict[str, Any]:
 
 def audit_page(connection: Connection, window: Window, **filters: object | None) -> dict[str, Any]:
     return page(connection, equal(select(audit_trail), audit_trail, filters), audit_trail, audit_trail.c.at, window)
+
+
+def alerts_page(connection: Connection, window: Window, **filters: object | None) -> dict[str, Any]:
+    """Alerts, with who acknowledged them and when."""
+    query = select(
+        *alerts.c,
+        alert_acknowledgements.c.actor.label("acknowledged_by"),
+        alert_acknowledgements.c.at.label("acknowledged_at"),
+        alert_acknowledgements.c.note.label("acknowledgement_note"),
+    ).outerjoin(alert_acknowledgements, alert_acknowledgements.c.alert == alerts.c.id)
+    return page(connection, equal(query, alerts, filters), alerts, alerts.c.raised_at, window)
 
 
 def one(connection: Connection, table: Table, pk: int, *columns: ColumnElement[Any]) -> dict[str, Any] | None:

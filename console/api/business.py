@@ -13,8 +13,7 @@ from console import actions, search
 from console.api.common import Paging, paging
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
-from console.tables import alert_acknowledgements
-from customs.state import alerts, decisions, declarations, inspections
+from customs.state import decisions, declarations, inspections
 
 router = APIRouter(tags=["business"])
 
@@ -82,18 +81,8 @@ def list_alerts(
     severity: str | None = Query(None, max_length=8),
     _: Caller = guard(Permission.READ),
 ) -> dict[str, Any]:
-    query = search.equal(
-        select(
-            *alerts.c,
-            alert_acknowledgements.c.actor.label("acknowledged_by"),
-            alert_acknowledgements.c.at.label("acknowledged_at"),
-            alert_acknowledgements.c.note.label("acknowledgement_note"),
-        ).outerjoin(alert_acknowledgements, alert_acknowledgements.c.alert == alerts.c.id),
-        alerts,
-        {"kind": kind, "severity": severity},
-    )
     with console_of(request).services.engine.connect() as connection:
-        return search.page(connection, query, alerts, alerts.c.raised_at, window.window)
+        return search.alerts_page(connection, window.window, kind=kind, severity=severity)
 
 
 @router.post("/alerts/{pk}/acknowledge", summary="acknowledge an alert (once)")

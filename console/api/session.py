@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from console import audit
 from console.auth import COOKIE, Caller, address_of, console_of, guard
 from console.roles import Permission
+from console.sessions import Session
 from gateway.store.engine import writing
 
 router = APIRouter(tags=["session"])
@@ -24,8 +25,8 @@ class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=64)
 
 
-def log_in(request: Request, response: Response, login: str, password: str) -> dict[str, Any]:
-    """Check the credentials (throttled), open a session and set its cookie; every try is audited."""
+def authenticate(request: Request, login: str, password: str) -> Session:
+    """Check the credentials (throttled) and open a session; every try is audited. 401 or 429 when refused."""
     console = console_of(request)
     address = address_of(request)
     login = login.strip().lower()
@@ -40,17 +41,29 @@ def log_in(request: Request, response: Response, login: str, password: str) -> d
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
     session = console.sessions.open(operator, address)
     _audit(request, audit.Entry(operator.actor, "login", address, operator.login))
-    settings = console.sessions.settings
+    return session
+
+
+def set_session_cookie(request: Request, response: Response, session: Session) -> None:
+    settings = console_of(request).sessions.settings
     response.set_cookie(
         COOKIE, session.secret, max_age=int(settings.session_ttl_s), httponly=True, samesite="strict",
-        secure=settings.secure_cookies, path="/",
+        secure=settings.secure_cookies, path="/admin",
     )
-    return {"operator": operator.public(), "csrf_token": session.csrf, "expires_at": session.expires_at}
+
+
+def log_out(request: Request, response: Response, caller: Caller) -> None:
+    if caller.session is not None:
+        console_of(request).sessions.close(caller.session.secret)
+    _audit(request, caller.entry("logout", caller.operator.login))
+    response.delete_cookie(COOKIE, path="/admin")
 
 
 @router.post("/session", summary="log in: sets the session cookie; answers the CSRF token for this session")
 def create_session(credentials: Credentials, request: Request, response: Response) -> dict[str, Any]:
-    return log_in(request, response, credentials.login, credentials.password)
+    session = authenticate(request, credentials.login, credentials.password)
+    set_session_cookie(request, response, session)
+    return {"operator": session.operator.public(), "csrf_token": session.csrf, "expires_at": session.expires_at}
 
 
 @router.get("/session", summary="who is logged in")
@@ -65,10 +78,7 @@ def current_session(caller: Caller = guard(Permission.SELF)) -> dict[str, Any]:
 
 @router.delete("/session", summary="log out")
 def delete_session(request: Request, response: Response, caller: Caller = guard(Permission.SELF)) -> dict[str, Any]:
-    if caller.session is not None:
-        console_of(request).sessions.close(caller.session.secret)
-    _audit(request, caller.entry("logout", caller.operator.login))
-    response.delete_cookie(COOKIE, path="/")
+    log_out(request, response, caller)
     return {"logged_out": True}
 
 

@@ -7,6 +7,7 @@ each language gets its own Jinja2 environment with its translations installed.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 from importlib import resources
@@ -15,6 +16,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from customs.timestamps import as_utc
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 DEFAULT = "vi"
@@ -49,7 +52,13 @@ def environment(language: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["when"] = when
     return env
+
+
+def when(moment: dt.datetime | None) -> str:
+    """A moment as the pages show it: UTC, to the second."""
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "-"
 
 
 def chosen(cookie: str | None) -> str:
