@@ -7,21 +7,18 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from console_support import API, PARTY, PASSWORD, log_in
+from console_support import API, PARTY, PASSWORD, log_in, parked
 from fastapi.testclient import TestClient
 from lxml import etree
 from rows import accept
 from sqlalchemy import select, update
 from support import MessageFactory, wait_until
 
-from conformance import SAMPLES_DIR
 from console import audit
 from console.context import Console
 from console.tables import audit_trail, console_sessions
 from customs.statistics import Period, report
-from gateway import client as gateway_client
 from gateway.lifecycle import MessageStatus, OutboundStatus
-from gateway.outbound.compose import Subject
 from gateway.pipeline import Pipeline
 from gateway.services import Services
 from gateway.store.engine import writing
@@ -32,14 +29,6 @@ def audit_actions(services: Services) -> list[tuple[str, str, str | None]]:
     with services.engine.connect() as connection:
         rows = connection.execute(select(audit_trail.c.actor, audit_trail.c.action, audit_trail.c.reason).order_by(audit_trail.c.id))
         return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-def parked(services: Services, recipient: str = PARTY) -> int:
-    content = gateway_client.content_element(gateway_client.load_envelope(SAMPLES_DIR / "RESULT_NOTICE.xml"))
-    with writing(services.engine) as tx:
-        message = services.outbox.emit(tx, recipient, Subject("RESULT_NOTICE", "23", "107012345670"), content, "c", actor="worker")
-    assert services.outbox.park(message.pk, "endpoint refused", dt.datetime.now(dt.UTC), "delivery")
-    return message.pk
 
 
 @pytest.mark.stores("sqlite")

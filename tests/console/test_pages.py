@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from console_support import PARTY, PASSWORD
+from console_support import PARTY, PASSWORD, parked
 from fastapi.testclient import TestClient
 from jinja2.ext import babel_extract
 from rows import accept
@@ -93,6 +93,16 @@ def test_a_form_without_the_csrf_token_changes_nothing(client: TestClient, conso
     form_login(client, "operator")
     answer = client.post("/admin/outbox/1/resend", data={"reason": "no token"})
     assert answer.status_code == 403 and "CSRF" in answer.text
+
+
+def test_the_resend_form_carries_the_sessions_csrf_token_and_resends(client: TestClient, console: Console) -> None:
+    pk = parked(console.services)
+    form_login(client, "operator")
+    page = client.get(f"/admin/outbox/{pk}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.split('id="resend"')[1]).group(1)  # type: ignore[union-attr]
+    answer = client.post(f"/admin/outbox/{pk}/resend", data={"csrf_token": token, "reason": "back"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/admin/outbox/{pk}"
+    assert "operator:operator" in client.get(f"/admin/outbox/{pk}").text
 
 
 def test_the_report_downloads_as_csv(client: TestClient) -> None:
