@@ -31,10 +31,11 @@ class GatewayProcess:
         role: str | None = None,
         port: int | None = None,
         command: Sequence[str] | None = None,
+        console_port: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.console_url = f"http://127.0.0.1:{free_port()}"  # the operators' console: its own port
+        self.console_url = f"http://127.0.0.1:{console_port or free_port()}"  # the operators' console: its own port
         self.env = {**os.environ, **(env or {}), "GATEWAY_CONFIG": str(config)}
         self.log_path = log_path
         self.role = role
@@ -60,11 +61,16 @@ class GatewayProcess:
         raise RuntimeError(f"the gateway did not start within {timeout}s; see {self.log_path}")
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return _answers(self.url + "/healthz")
+
+    def wait_for_console(self, timeout: float = 30.0) -> bool:
+        """Whether the operators' console answers (its login page) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _answers(self.console_url + "/admin/login"):
+                return True
+            time.sleep(0.2)
+        return False
 
     def stop(self, timeout: float = 40.0) -> int | None:
         """SIGTERM, wait for a clean stop, and kill the process group only if it does not come."""
@@ -81,3 +87,11 @@ class GatewayProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False

@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
+    demo.add_argument("--keep", action="store_true", help="keep the gateway running after the demo, until Ctrl-C "
+                      "(to look around in the operators' console)")
     demo.set_defaults(run=_demo)
 
     messages.register(commands)
