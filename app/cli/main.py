@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import messages, outbox, pull, read, report
+from app.cli import audit, messages, operators, outbox, pull, read, report
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -71,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gateway until interrupted")
     serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
-    serve.add_argument("--role", choices=["all", "ingress", "workers", "delivery"], help="the part to run (default: all)")
+    serve.add_argument("--console-bind", help="HOST:PORT for the operators' console (default from the configuration, "
+                       "127.0.0.1:8081)")
+    serve.add_argument("--role", choices=["all", "ingress", "workers", "delivery", "console"], help="the part to run (default: all)")
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="development PKI").add_subparsers(title="keys commands")
@@ -112,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
+    demo.add_argument("--keep", action="store_true", help="keep the gateway running after the demo, until Ctrl-C "
+                      "(to look around in the operators' console)")
     demo.set_defaults(run=_demo)
 
     messages.register(commands)
@@ -119,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     report.register(commands)
     outbox.register(commands)
     pull.register(commands)
+    operators.register(commands)
+    audit.register(commands)
     return parser
 
 
@@ -145,6 +152,8 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
+    if args.console_bind:
+        os.environ["GATEWAY_CONSOLE_BIND"] = args.console_bind  # read by every component's settings
     return serve(args.config, args.role or "all", args.bind)
 
 

@@ -34,8 +34,14 @@ CONFIGURED = [
     ["outbox", "list"],
     ["outbox", "show", "1"],
     ["outbox", "resend", "1"],
+    ["operators", "list"],
+    ["operators", "disable", "nobody"],
+    ["audit", "verify"],
+    ["audit", "seal"],
 ]
-USE_THE_STORE = [argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox"}]
+USE_THE_STORE = [
+    argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit"}
+]
 TAKE_A_FILE = [argv for argv in CONFIGURED if "{file}" in argv]
 CALL_THE_GATEWAY = [argv for argv in CONFIGURED if UNREACHABLE_URL in argv]
 
