@@ -14,13 +14,14 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, messages, operators, outbox, pull, read, report
+from app.cli import audit, db, messages, operators, outbox, pull, read, report
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, Rejected
 from gateway.signing.keys import SigningIdentity
+from gateway.store.schema import SchemaMismatch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
+    except SchemaMismatch as exc:
+        return fail("the store cannot be used", exc)
     except ConfigurationError as exc:
         return fail("configuration error", exc)
     except Rejected as exc:  # a file that is not a readable envelope
@@ -119,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
                       "(to look around in the operators' console)")
     demo.set_defaults(run=_demo)
 
+    db.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
