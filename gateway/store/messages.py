@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.envelope import Header
@@ -271,6 +271,15 @@ class MessageStore:
                 query = query.where(messages.c[name] == value)
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def redrive_many(tx: Connection, pks: Iterable[int], at: dt.datetime, actor: str, reason: str | None) -> list[int]:
+    """In the caller's transaction: the failed ones of `pks` are accepted again, with a fresh set of attempts
+    (the relay publishes them to their route anew); returns those that moved."""
+    return transition_many(
+        tx, INBOUND, pks, MessageStatus.ACCEPTED, actor=actor, at=at, reason=reason,
+        values={"attempts": 0, "last_error": None, "queued_at": None, "processed_at": None},
+    )
 
 
 _STORED_COLUMNS = (
