@@ -59,7 +59,7 @@ from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
 from gateway.services import Services
 from gateway.signing.binding import signer_problems
-from gateway.signing.verify import VerifiedSignature, verify_envelope
+from gateway.signing.verify import PresentedCertificate, VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from gateway.xsdtime import parse_zoned
 
@@ -191,12 +191,20 @@ def verify(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.header is not None
     identity = intake.header.sender.identity
     party = services.parties.get(identity)
+
+    def admit(presented: PresentedCertificate) -> None:
+        """Before the document is canonicalised: the certificate is the sender's and is trusted."""
+        problems = signer_problems(identity, party, presented, services.trust, services.parties)
+        if problems:
+            raise Rejected(*problems)
+
     signature = verify_envelope(
         intake.root,
         tuple(party.certificates.values()) if party else (),
         max_certificate_bytes=services.settings.intake.max_certificate_bytes,
+        admit=admit,
     )
-    problems = signer_problems(identity, party, signature, services.trust, services.parties)
+    problems = signer_problems(identity, party, signature, services.trust, services.parties)  # a registered one, when KeyInfo had none
     if problems:
         raise Rejected(*problems)
     intake.signature, intake.party = signature, party

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -59,6 +59,19 @@ def _ds(local: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PresentedCertificate:
+    """The signing certificate KeyInfo presents, before anything is verified with it."""
+
+    root: etree._Element
+    certificate: x509.Certificate
+    certificate_der: bytes
+    intermediates: tuple[bytes, ...]
+
+
+Admission = Callable[[PresentedCertificate], None]
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedSignature:
     """What a successful verification vouches for."""
 
@@ -94,6 +107,7 @@ def verify_envelope(
     root: etree._Element,
     fallback_certificates: Sequence[x509.Certificate] = (),
     max_certificate_bytes: int = MAX_CERTIFICATE_BYTES,
+    admit: Admission | None = None,
 ) -> VerifiedSignature:
     """Verify the envelope's signature cryptographically, or raise `Rejected`.
 
@@ -102,7 +116,9 @@ def verify_envelope(
     When KeyInfo carries no certificate, `fallback_certificates` (the sending
     party's registered ones) are tried instead. Everything that is cheap to check (the
     profile, the algorithms, the certificates' size and form) is checked before the
-    document is canonicalised and digested.
+    document is canonicalised and digested; so is `admit`, given the certificate KeyInfo
+    presents (the caller's cheap checks: is it registered to the sender, does it chain to an
+    anchor), which raises `Rejected` to stop there.
     """
     signature = find_signature(root)
     signed_info, signature_value, key_info = _signature_parts(signature)
@@ -111,6 +127,9 @@ def verify_envelope(
     transforms_c14n, inclusive_prefixes = _reference_transforms(reference, transforms_element)
     digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
     embedded = _embedded_certificates(key_info, max_certificate_bytes)
+    if embedded and admit is not None:
+        (der, certificate), *others = embedded
+        admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
 
     with signature_detached(signature):
         signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
