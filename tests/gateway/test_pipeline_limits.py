@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 from support import GATEWAY_ID, MessageFactory
 
-from conformance import certificate_attacks
+from conformance import certificate_attacks, shape_attacks
 from gateway import client
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
@@ -29,35 +29,16 @@ pytestmark = pytest.mark.stores("sqlite")
 HTTP = Transport("http")
 SENDER = "0309876543"
 MAX_CPU_S = 1.0
-INCLUSIVE_C14N = b"http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-EXCLUSIVE_C14N = b"http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
-def on_root(body: bytes, text: bytes) -> bytes:
-    """`text` inserted in the root's start tag (after `<Envelope`)."""
-    return body.replace(b"<Envelope", b"<Envelope" + text, 1)
-
-
-def before_signature(body: bytes, text: bytes) -> bytes:
-    return body.replace(b"<ds:Signature", text + b"<ds:Signature", 1)
-
-
-def declarations(count: int, start: int = 0) -> bytes:
-    return b"".join(b' xmlns:p%d="urn:p%d"' % (n, n) for n in range(start, start + count))
-
-
-def nested_declarations(depth: int) -> bytes:
-    return b"".join(b'<n xmlns:q%d="urn:q">' % n for n in range(depth)) + b"</n>" * depth
+def on_root(body: bytes, count: int) -> bytes:
+    return shape_attacks.many_namespace_declarations(body, count)
 
 
 def with_prefix_list(body: bytes, count: int, default: bool = False) -> bytes:
     """The Reference's exclusive c14n transform given a PrefixList of `count` prefixes (the first `#default`)."""
-    prefixes = b" ".join([b"#default"] * default + [b"p%d" % n for n in range(count - default)])
-    transform = b'<ds:Transform Algorithm="%s">' % EXCLUSIVE_C14N
-    inclusive = b'<ec:InclusiveNamespaces xmlns:ec="%s" PrefixList="%s"/>' % (EXCLUSIVE_C14N, prefixes)
-    closed = re.sub(rb'<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"\s*/>', transform + inclusive + b"</ds:Transform>", body, count=1)
-    assert closed != body
-    return closed
+    listed = shape_attacks.long_prefix_list(body, count)
+    return listed.replace(b'PrefixList="p0', b'PrefixList="#default', 1) if default else listed
 
 
 def inclusive_signature(body: bytes) -> bytes:
@@ -73,32 +54,30 @@ class Shape:
 
 
 REFUSED = [
-    Shape("1,000,000 elements", lambda body, _: before_signature(body, b"<e/>" * 1_000_000), ("XML_ELEMENTS_LIMIT",)),
+    Shape("1,000,000 elements", lambda body, _: shape_attacks.many_elements(body, 1_000_000), ("XML_ELEMENTS_LIMIT",)),
     Shape(
         "120,000 attributes on one element",
-        lambda body, _: before_signature(body, b"<e " + b" ".join(b'a%d=""' % n for n in range(120_000)) + b"/>"),
+        lambda body, _: shape_attacks.many_attributes(body, 120_000),
         ("XML_ATTRIBUTES_LIMIT",),
     ),
     Shape(
         "100,000 unused namespace declarations on a signed envelope",
-        lambda body, _: on_root(body, declarations(100_000)),
+        lambda body, _: on_root(body, 100_000),
         ("XML_NAMESPACES_LIMIT",),
     ),
     Shape(
         "namespaces inherited by many elements under inclusive C14N",
-        lambda body, _: before_signature(inclusive_signature(on_root(body, declarations(15))), nested_declarations(40) + b"<e/>" * 45_000),
+        lambda body, _: shape_attacks.deep_namespace_scope(inclusive_signature(on_root(body, 15)), 40, 45_000),
         ("XML_NAMESPACES_IN_SCOPE_LIMIT",),
     ),
     Shape(
         "a PrefixList of 400 prefixes over 45,000 elements",
-        lambda body, _: before_signature(with_prefix_list(on_root(body, declarations(15)), 400), b"<e/>" * 45_000),
+        lambda body, _: shape_attacks.many_elements(with_prefix_list(on_root(body, 15), 400), 45_000),
         ("SIGNATURE_PROFILE",),
     ),
     Shape(
         "a 1 MiB certificate in KeyInfo",
-        lambda body, signer: certificate_attacks.with_key_info_certificates(
-            body, [certificate_attacks.padded_certificate(signer.certificate.public_key(), 1024 * 1024)]
-        ),
+        lambda body, signer: certificate_attacks.large_in_key_info(body, signer, 1024 * 1024),
         ("CERTIFICATE_TOO_LARGE",),
     ),
 ]
@@ -106,9 +85,9 @@ REFUSED = [
 ALLOWED_WORST = [
     Shape(
         "at every limit: 32 namespaces in scope, inclusive C14N, 49,000 elements of 64 attributes",
-        lambda body, _: before_signature(
-            inclusive_signature(on_root(body, declarations(15))),
-            b"<n " + declarations(16, 100)[1:] + b">"
+        lambda body, _: shape_attacks.before_signature(
+            inclusive_signature(on_root(body, 15)),
+            b"<n" + shape_attacks.namespace_declarations(16, 100) + b">"
             + (b"<e " + b" ".join(b'a%d=""' % n for n in range(64)) + b"/>") * 1_000
             + b"<e/>" * 48_000 + b"</n>",
         ),
@@ -116,17 +95,17 @@ ALLOWED_WORST = [
     ),
     Shape(
         "at every limit: a PrefixList of 16 prefixes over 49,000 elements, 32 namespaces in scope",
-        lambda body, _: before_signature(
-            with_prefix_list(on_root(body, declarations(15)), 16),
-            b"<n " + declarations(16, 100)[1:] + b">" + b"<e/>" * 49_000 + b"</n>",
+        lambda body, _: shape_attacks.before_signature(
+            with_prefix_list(on_root(body, 15), 16),
+            b"<n" + shape_attacks.namespace_declarations(16, 100) + b">" + b"<e/>" * 49_000 + b"</n>",
         ),
         ("SIGNATURE_DIGEST_MISMATCH",),
     ),
     Shape(
         "at every limit: a PrefixList with #default (the Python canonicalisation), 49,000 elements of 64 attributes",
-        lambda body, _: before_signature(
-            with_prefix_list(on_root(body, declarations(15)), 16, default=True),
-            b"<n " + declarations(16, 100)[1:] + b">"
+        lambda body, _: shape_attacks.before_signature(
+            with_prefix_list(on_root(body, 15), 16, default=True),
+            b"<n" + shape_attacks.namespace_declarations(16, 100) + b">"
             + (b"<e " + b" ".join(b'a%d=""' % n for n in range(64)) + b"/>") * 1_000
             + b"<e/>" * 48_000 + b"</n>",
         ),
