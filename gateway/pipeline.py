@@ -48,8 +48,8 @@ from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
-from gateway.config import IntakeSettings
 from gateway.broker.publisher import Published, message_headers
+from gateway.config import IntakeSettings
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import Rejected

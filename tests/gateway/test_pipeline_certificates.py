@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from support import MessageFactory
 
 from conformance import certificate_attacks
