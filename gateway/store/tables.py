@@ -93,10 +93,12 @@ messages = Table(
     UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
     Index("ix_messages_status_received", "status", "received_at"),
     Index("ix_messages_type", "document_type"),
-    # The console's searches (console/search.py), newest first: by reference, by time, by sender.
+    # The console's searches (console/search.py), newest first: by reference, time, sender, messageId, status.
     Index("ix_messages_reference", "reference"),
     Index("ix_messages_received", "received_at"),
     Index("ix_messages_sender_id", "sender", "id"),
+    Index("ix_messages_message_id", "message_id"),
+    Index("ix_messages_status_id", "status", "id"),
 )
 
 rejections = Table(
