@@ -3,7 +3,7 @@
 1. Seeds an empty store (`--db-url`, default a new SQLite file under a temporary directory) with
    `--messages` inbound messages spread over `--days` days and 64 senders, plus rejections (5 %),
    outbound messages (10 %, some parked), declarations' decisions (10 %) and inspection results (2 %),
-   in batches, with the tables' indexes in place.
+   in batches, with the tables' indexes in place; messages enter and move through the lifecycle.
 2. Runs each query the console's API and pages run (console.search, console.dashboard) `--repeat`
    times with varied parameters and prints p50, p95 and the slowest, in milliseconds; the target is
    p95 under 200 ms. The queries run in this process, on the store, as the console's endpoints run them.
@@ -30,9 +30,11 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from app.wiring import STATE_TABLES  # noqa: F401  (every table joins the store's metadata before it opens)
 from console import dashboard, search
 from customs.state import decisions, inspections
+from gateway.lifecycle import INBOUND, OUTBOUND, Lifecycle, MessageStatus, OutboundStatus, entered, transition_many
 from gateway.store.engine import make_engine
 from gateway.store.tables import messages, outbox, rejections
 
+ACTOR = "bench"  # in the seeded messages' history
 TARGET_MS = 200.0
 BATCH = 5000
 SENDERS = [f"01{n:08d}" for n in range(64)]
@@ -77,7 +79,11 @@ def run_console_bench(args: Namespace) -> int:
 
 
 def seed(engine: Engine, count: int, days: int, now: dt.datetime) -> dict[str, list[Any]]:
-    """Rows of every table the console queries; returns samples of the keys to search for."""
+    """Rows of every table the console queries; returns samples of the keys to search for.
+
+    Messages enter and move through gateway/lifecycle.py as in service (one in a thousand fails, the others
+    are processed; one outbound message in fifty is parked, the others delivered), so their history is there too.
+    """
     rng = random.Random(431)
     span_s = days * 86400
     samples: dict[str, list[Any]] = {"message_id": [], "reference": []}
@@ -90,19 +96,17 @@ def seed(engine: Engine, count: int, days: int, now: dt.datetime) -> dict[str, l
                 "id": n + 1, "sender": sender, "message_id": message_id, "recipient": "VNECOMGW",
                 "document_type": rng.choice(TYPES), "function": "01", "reference": reference, "pre_reference": None,
                 "correlation_id": message_id, "door": rng.choice(DOORS), "digest": "0" * 64, "body": BODY,
-                "receipt": BODY, "route": "orders", "status": "failed" if n % 1000 == 0 else "processed",
-                "attempts": 0, "last_error": None, "received_at": at, "queued_at": at, "processed_at": at,
+                "receipt": BODY, "route": "orders", "attempts": 0, "last_error": None, "received_at": at,
             })
             if n % 20 == 0:
                 rejected.append({"received_at": at, "door": "http", "sender": sender, "message_id": message_id,
                                  "document_type": "ECOM_ORDER", "correlation_id": None, "digest": "0" * 64,
                                  "codes": "PAYLOAD_SCHEMA_INVALID", "errors": "[]", "body": BODY, "receipt": BODY})
             if n % 10 == 0:
-                sent.append({"message_id": str(uuid.UUID(int=rng.getrandbits(128))), "recipient": sender,
+                sent.append({"id": n // 10 + 1, "message_id": str(uuid.UUID(int=rng.getrandbits(128))), "recipient": sender,
                              "document_type": "LANE_NOTICE", "function": "26", "reference": reference,
                              "pre_reference": message_id, "correlation_id": message_id, "source": n + 1, "body": BODY,
-                             "status": "parked" if n % 500 == 0 else "delivered", "created_at": at, "published_at": at,
-                             "attempts": 1, "delivered_at": at})
+                             "created_at": at, "published_at": at, "attempts": 1})
                 decided.append({"declaration": reference, "decided_at": at, "lane": rng.choice(("GREEN", "YELLOW", "RED")),
                                 "record": {"reasons": []}, "notice": None})
             if n % 50 == 0:
@@ -113,11 +117,27 @@ def seed(engine: Engine, count: int, days: int, now: dt.datetime) -> dict[str, l
                 samples["message_id"].append(message_id)
                 samples["reference"].append(reference)
         with engine.begin() as connection:
-            for table, batch in ((messages, rows), (rejections, rejected), (outbox, sent), (decisions, decided),
-                                 (inspections, inspected)):
+            _enter(connection, INBOUND, rows, {MessageStatus.FAILED: lambda pk: pk % 1000 == 1}, MessageStatus.PROCESSED)
+            _enter(connection, OUTBOUND, sent, {OutboundStatus.PARKED: lambda pk: pk % 50 == 1}, OutboundStatus.DELIVERED)
+            for table, batch in ((rejections, rejected), (decisions, decided), (inspections, inspected)):
                 if batch:
                     connection.execute(insert(table), batch)
     return samples
+
+
+def _enter(connection: Connection, lifecycle: Lifecycle, rows: list[dict[str, Any]],
+           exceptions: dict[str, Callable[[int], bool]], usual: str) -> None:
+    """Insert the rows in their lifecycle's first state, then move each to its final one (with its history)."""
+    if not rows:
+        return
+    at = rows[-1].get("received_at") or rows[-1]["created_at"]
+    connection.execute(lifecycle.with_initial_status(insert(lifecycle.table)), rows)
+    pks = [row["id"] for row in rows]
+    entered(connection, lifecycle, pks, actor=ACTOR, at=at)
+    for target, chosen in exceptions.items():
+        transition_many(connection, lifecycle, [pk for pk in pks if chosen(pk)], target, actor=ACTOR, at=at)
+    others = [pk for pk in pks if not any(chosen(pk) for chosen in exceptions.values())]
+    transition_many(connection, lifecycle, others, usual, actor=ACTOR, at=at)
 
 
 def queries(now: dt.datetime, seeded: dict[str, list[Any]]) -> dict[str, Query]:
