@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from console import probes
+from console import actions, probes
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from customs.statistics import Period, report
@@ -64,6 +65,25 @@ def get_party(identity: str, request: Request, _: Caller = guard(Permission.READ
             dict(row._mapping) | {"days_to_expiry": (as_utc(row.not_after) - now).days} for row in connection.execute(query)
         ]
     return _party(party) | {"certificates": certificates}
+
+
+class Why(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/parties/{identity}/suspend", summary="suspend a party: intake refuses it (PARTY_SUSPENDED) until reactivated")
+def suspend(identity: str, body: Why, request: Request, caller: Caller = guard(Permission.ADMINISTER)) -> dict[str, Any]:
+    if not actions.suspend_party(console_of(request).services.engine, caller.entry("party.suspend"), identity, body.reason):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return {"party": identity, "status": "suspended"}
+
+
+@router.post("/parties/{identity}/reactivate", summary="lift an operator's suspension of a party")
+def reactivate(identity: str, body: Why, request: Request, caller: Caller = guard(Permission.ADMINISTER)) -> dict[str, Any]:
+    if not actions.reactivate_party(console_of(request).services.engine, caller.entry("party.reactivate"), identity,
+                                    body.reason):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{identity} is not suspended by an operator")
+    return {"party": identity, "status": "active"}
 
 
 def _party(party: Any) -> dict[str, Any]:

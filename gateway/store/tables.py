@@ -38,6 +38,15 @@ parties = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+party_suspensions = Table(
+    "party_suspensions",
+    metadata,
+    Column("party", String(64), ForeignKey("parties.identity"), primary_key=True),
+    Column("actor", String(128), nullable=False),  # operator:<login> who suspended it
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)  # an operator's suspension outlives a reload of parties.toml: sync_parties keeps such a party suspended
+
 party_certificates = Table(
     "party_certificates",
     metadata,
