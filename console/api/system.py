@@ -67,6 +67,22 @@ def get_party(identity: str, request: Request, _: Caller = guard(Permission.READ
     return _party(party) | {"certificates": certificates}
 
 
+@router.get("/certificates", summary="party certificates expiring within `within_days` days (or expired), soonest first")
+def expiring_certificates(
+    request: Request, within_days: int = Query(30, ge=0, le=3650), _: Caller = guard(Permission.READ)
+) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    query = (
+        select(party_certificates.c.party, party_certificates.c.fingerprint, party_certificates.c.subject,
+               party_certificates.c.not_after)
+        .where(party_certificates.c.not_after < now + dt.timedelta(days=within_days))
+        .order_by(party_certificates.c.not_after)
+    )
+    with console_of(request).services.engine.connect() as connection:
+        rows = [dict(row._mapping) | {"days_to_expiry": (as_utc(row.not_after) - now).days} for row in connection.execute(query)]
+    return {"items": rows}
+
+
 class Why(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 

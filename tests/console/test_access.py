@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/health"): R,
     ("GET", "/parties"): R,
     ("GET", "/parties/{identity}"): R,
+    ("GET", "/certificates"): R,
     ("POST", "/parties/{identity}/suspend"): D,
     ("POST", "/parties/{identity}/reactivate"): D,
     ("GET", "/operators"): D,

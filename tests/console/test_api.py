@@ -160,6 +160,9 @@ def test_statistics_are_the_reports_figures_and_health_sees_the_store_and_queues
     with console.services.engine.connect() as connection:
         assert figures == report(connection, Period(start, end)).document()
     assert figures["summary"]["messages_accepted"] == 1
+    soon = client.get(f"{API}/certificates", params={"within_days": 3650}).json()["items"]
+    assert soon and soon == sorted(soon, key=lambda c: c["not_after"]) and {"party", "days_to_expiry"} <= set(soon[0])
+    assert client.get(f"{API}/certificates", params={"within_days": 0}).json()["items"] == []
     health = client.get(f"{API}/health").json()
     assert health["ok"] and health["store"]["ok"] and health["broker"]["ok"]
     assert set(health["queues"]) == set(console.services.topology.queues())
