@@ -13,6 +13,12 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gateway.exceptions import GatewayError
+
+
+class ProcessFailed(GatewayError):
+    """A process a command started (a gateway, a load generator) failed; the message says where to look."""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -53,12 +59,19 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited with status {self.process.returncode}; see {self.log_path}")
+                raise ProcessFailed(
+                    f"the gateway exited with status {self.process.returncode}: {self.last_log_line()} (log: {self.log_path})"
+                )
             if self.healthy():
                 return self
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"the gateway did not start within {timeout}s; see {self.log_path}")
+        raise ProcessFailed(f"the gateway did not start within {timeout}s (log: {self.log_path})")
+
+    def last_log_line(self) -> str:
+        """The last line the gateway logged: on a failed start, what stopped it."""
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
+        return lines[-1].strip() if lines else "nothing logged"
 
     def healthy(self) -> bool:
         return _answers(self.url + "/healthz")

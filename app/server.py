@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pika.exceptions
+from setproctitle import setproctitle
 import structlog
 
 from app.supervisor import Supervisor
@@ -51,6 +52,7 @@ log = structlog.get_logger(__name__)
 
 def serve(config: str | None, role: str, bind: str | None) -> int:
     """Run the components of `role` until interrupted; returns the exit status."""
+    setproctitle(f"gateway: supervisor ({role})")
     settings = load_settings(config)
     logs.configure(settings.log_format, settings.log_level, "supervisor")
     _prepare(settings)
@@ -99,6 +101,7 @@ def declare_topology(services: Services) -> bool:
 
 def run_component(name: str, config: str | None, bind: str | None) -> None:
     """The body of one child process."""
+    setproctitle(f"gateway: {name}")  # in ps and top; the benchmark tells the components apart by it
     settings = load_settings(config)
     logs.configure(settings.log_format, settings.log_level, name)
     if name == "http":

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
 from lxml import etree
 from pika.spec import BasicProperties
+from sqlalchemy import text
 
 from app.process import GatewayProcess
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR
@@ -26,6 +28,8 @@ from gateway.config import DEFAULT_AMQP_URL
 from gateway.envelope import qname
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
+from gateway.store import schema
+from gateway.store.engine import make_engine
 
 REPO = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("GATEWAY_AMQP_URL", DEFAULT_AMQP_URL)
@@ -152,6 +156,17 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval:
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout}s: {getattr(condition, '__name__', condition)}")
 
+
+
+def previous_release_store(url: str) -> None:
+    """At `url`, the store of the last release before migrations: the baseline's tables, no alembic_version."""
+    engine = make_engine(url, create_schema=False)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(schema.config(connection), schema.BASELINE)
+            connection.execute(text("DROP TABLE alembic_version"))
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

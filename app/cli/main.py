@@ -14,13 +14,14 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, messages, operators, outbox, pull, read, report
+from app.cli import audit, db, messages, operators, outbox, pull, read, report
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, Rejected
 from gateway.signing.keys import SigningIdentity
+from gateway.store.schema import SchemaMismatch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
+    except SchemaMismatch as exc:
+        return fail("the store cannot be used", exc)
     except ConfigurationError as exc:
         return fail("configuration error", exc)
     except Rejected as exc:  # a file that is not a readable envelope
@@ -102,8 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     intake.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     intake.add_argument("--rate", type=float, default=400.0, help="offered rate (messages/s) for the latency phase")
     intake.add_argument("--bind", default="127.0.0.1:8091", help="where the benchmarked gateway listens")
+    intake.add_argument("--db", metavar="URL", help="run on a fresh database of this PostgreSQL server (default: SQLite)")
+    intake.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="closed-loop load generator (auto: wrk when installed)")
+    intake.add_argument("--soak", type=float, metavar="MINUTES", help="then hold 80%% of the peak this long, reading memory")
     intake.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     intake.set_defaults(run=_bench_intake)
+    large = bench.add_parser("large", help="memory that one large message costs the process that handles it")
+    large.add_argument("--megabytes", type=float, default=10.0, help="size of the signed message")
+    large.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    large.set_defaults(run=_bench_large)
     bench_console = bench.add_parser("console", help="the console's search and dashboard queries on a million messages")
     bench_console.add_argument("--db-url", help="an empty store to seed (default: a new SQLite file in a temporary "
                                "directory); e.g. postgresql://postgres@127.0.0.1/bench")
@@ -119,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                       "(to look around in the operators' console)")
     demo.set_defaults(run=_demo)
 
+    db.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
@@ -245,6 +257,12 @@ def print_receipt(receipt: ReceiptView, http_status: int) -> None:
     )
     for code, message, location in receipt.errors:
         console.print(f"  [red]{code}[/red] {escape(message)}" + (f"  [dim]at {escape(location)}[/dim]" if location else ""))
+
+
+def _bench_large(args: argparse.Namespace) -> int:
+    from app.bench.large import run_large_bench
+
+    return run_large_bench(args)
 
 
 def _bench_intake(args: argparse.Namespace) -> int:

@@ -1,9 +1,8 @@
 """Creating the database engine: SQLite under var/ by default, PostgreSQL by URL.
 
-`make_engine` creates the tables of `gateway.store.tables.metadata` that are
-missing. Layers above the gateway that keep state of their own (customs.state)
-add their tables to that metadata when imported; the composition root imports
-them before it opens the store.
+`make_engine` creates an empty store at the schema's head revision and refuses
+a store whose schema is behind (gateway.store.schema: Alembic migrations, which
+create the tables of every layer, customs.state's included).
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from gateway.store.tables import metadata
-
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -37,7 +34,10 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, create_schema: bool = True) -> Engine:
-    """An engine for `url`; creates the tables when they are missing."""
+    """An engine for `url`. `create_schema`: create an empty store, refuse one whose schema is not at head.
+
+    Only `gateway db` opens a store without (to migrate it or say where it is).
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -49,7 +49,9 @@ def make_engine(url: str, create_schema: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
     if create_schema:
-        metadata.create_all(engine)
+        from gateway.store.schema import ensure_current  # (schema.py migrates under this module's write lock)
+
+        ensure_current(engine)
     return engine
 
 

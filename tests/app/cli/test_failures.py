@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from support import write_config
+from support import previous_release_store, write_config
 
 from app.cli.main import main
 
@@ -38,10 +38,13 @@ CONFIGURED = [
     ["operators", "disable", "nobody"],
     ["audit", "verify"],
     ["audit", "seal"],
+    ["db", "upgrade"],
+    ["db", "current"],
 ]
 USE_THE_STORE = [
-    argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit"}
+    argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit", "db"}
 ]
+NEED_A_CURRENT_STORE = [argv for argv in USE_THE_STORE if argv[0] != "db"]
 TAKE_A_FILE = [argv for argv in CONFIGURED if "{file}" in argv]
 CALL_THE_GATEWAY = [argv for argv in CONFIGURED if UNREACHABLE_URL in argv]
 
@@ -140,3 +143,14 @@ def test_an_input_file_that_is_not_xml(argv: list[str], tmp_path: Path, pki_dir:
     one_line_failure(
         ["--config", str(config), *filled(argv, garbage)], capsys, starts=f"{garbage} cannot be used", contains="XML_MALFORMED"
     )
+
+
+@pytest.mark.parametrize("argv", NEED_A_CURRENT_STORE, ids=" ".join)
+def test_a_store_whose_schema_is_behind(
+    argv: list[str], tmp_path: Path, pki_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config", pki_dir, "gwtest-unused")
+    database = tmp_path / "old.db"
+    previous_release_store(f"sqlite:///{database}")
+    monkeypatch.setenv("GATEWAY_DB_URL", f"sqlite:///{database}")
+    one_line_failure(["--config", str(config), *argv], capsys, starts="the store cannot be used", contains="gateway db upgrade")
