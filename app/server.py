@@ -6,9 +6,10 @@
     workers  the handler workers
     timers   the handlers' periodic tasks (routes.toml [[timer]]), e.g. deciding declarations that waited long enough
     delivery pushes the gateway's own messages to the parties with an endpoint (gateway/outbound/delivery.py)
+    console  the operators' console and admin API (console/), on its own address ([console] bind)
 
 Roles group components for scaling out: `ingress` = http + amqp + relay, `workers`
-= workers + timers, `delivery` = delivery; no role runs them all. The supervisor prepares what the components
+= workers + timers, `delivery` = delivery, `console` = console; no role runs them all. The supervisor prepares what the components
 share (store schema, party registry, broker topology), starts them, and on
 SIGINT/SIGTERM stops them and waits for them to finish their work in hand.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pika.exceptions
+from setproctitle import setproctitle
 import structlog
 
 from app.supervisor import Supervisor
@@ -38,10 +40,11 @@ from gateway.exceptions import ConfigurationError
 from gateway.services import Services
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "all": ("http", "amqp", "relay", "workers", "timers", "delivery"),
+    "all": ("http", "amqp", "relay", "workers", "timers", "delivery", "console"),
     "ingress": ("http", "amqp", "relay"),
     "workers": ("workers", "timers"),
     "delivery": ("delivery",),
+    "console": ("console",),
 }
 STOP_TIMEOUT_S = 30.0
 log = structlog.get_logger(__name__)
@@ -49,6 +52,7 @@ log = structlog.get_logger(__name__)
 
 def serve(config: str | None, role: str, bind: str | None) -> int:
     """Run the components of `role` until interrupted; returns the exit status."""
+    setproctitle(f"gateway: supervisor ({role})")
     settings = load_settings(config)
     logs.configure(settings.log_format, settings.log_level, "supervisor")
     _prepare(settings)
@@ -97,6 +101,7 @@ def declare_topology(services: Services) -> bool:
 
 def run_component(name: str, config: str | None, bind: str | None) -> None:
     """The body of one child process."""
+    setproctitle(f"gateway: {name}")  # in ps and top; the benchmark tells the components apart by it
     settings = load_settings(config)
     logs.configure(settings.log_format, settings.log_level, name)
     if name == "http":
@@ -115,6 +120,8 @@ def run_component(name: str, config: str | None, bind: str | None) -> None:
 def _component(name: str, assembly: Assembly) -> Component:
     from gateway.adapters.amqp import AmqpDoor
     from gateway.adapters.pushers import PUSHERS
+    from console.context import Console
+    from console.server import ConsoleServer
     from gateway.broker.relay import OutboxRelay
     from gateway.outbound.delivery import Delivery
 
@@ -125,6 +132,7 @@ def _component(name: str, assembly: Assembly) -> Component:
         "workers": assembly.worker,
         "timers": assembly.timers,
         "delivery": lambda: Delivery(services, PUSHERS),
+        "console": lambda: ConsoleServer(Console.of(services, assembly.rules)),
     }
     return factories[name]()
 

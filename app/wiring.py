@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import customs.state  # noqa: F401  (the business tables join the store's metadata before the store opens)
+import console.tables
+import customs.state
 from customs import entitlement
 from customs.partners import PartnerRules
 from customs.permissions import signed_messages
@@ -23,6 +24,10 @@ from gateway.services import Services, build_services
 from routing.table import RoutingTable
 from routing.timers import Timers
 from routing.worker import Worker
+
+
+# The business's and the console's tables join the store's metadata before any store opens.
+STATE_TABLES = (customs.state, console.tables)
 
 
 @dataclass

@@ -10,7 +10,9 @@ alerts when raised, orders by first reception.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from customs.state import InspectionStatus, alerts, decisions, declarations, ins
 from customs.timestamps import as_utc
 from gateway.store.tables import messages, outbox, rejections
 
+CSV_COLUMNS = ("period_from", "period_to", "section", "dimension", "key", "subkey", "measure", "value")
 GRANTED = "EXEMPT"
 UNDECIDED = "UNDECIDED"
 UNREGISTERED = "UNREGISTERED"
@@ -67,6 +70,30 @@ class Report:
 
     def table(self, name: str) -> StatTable:
         return next(table for table in self.tables if table.name == name)
+
+    def document(self) -> dict[str, Any]:
+        """The report as one JSON document (`gateway report --format json`, the console's statistics)."""
+        return {
+            "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
+            "summary": self.summary,
+            "tables": {stat.name: stat.records() for stat in self.tables},
+        }
+
+    def csv(self) -> str:
+        """The report in long format, one figure per row (CSV_COLUMNS; `gateway report --format csv`, the console)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        bounds = (self.period.start.isoformat(), self.period.end.isoformat())
+        for name, value in self.summary.items():
+            writer.writerow((*bounds, "summary", "", "", "", name, value))
+        for stat in self.tables:
+            dimension = "/".join(stat.keys)
+            for row in stat.rows:
+                keys = (*row[: len(stat.keys)], "")[:2]
+                for measure, value in zip(stat.measures, row[len(stat.keys) :], strict=True):
+                    writer.writerow((*bounds, stat.name, dimension, *keys, measure, value))
+        return buffer.getvalue()
 
 
 def report(connection: Connection, period: Period, *, top: int = 10) -> Report:

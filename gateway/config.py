@@ -6,7 +6,7 @@ instance directory GATEWAY_HOME, else ./gateway.toml or ./config/gateway.toml
 that would read or create a store in whatever directory it was started from.
 Relative paths in the file are relative to the file. Every value has a default;
 the environment variables of DESIGN.md's interface contract override the file:
-GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR (and GATEWAY_VAR_DIR).
+GATEWAY_DB_URL, GATEWAY_AMQP_URL, GATEWAY_PKI_DIR (and GATEWAY_VAR_DIR, GATEWAY_CONSOLE_BIND).
 """
 
 from __future__ import annotations
@@ -113,12 +113,21 @@ class RetentionSettings:
         if self.batch < 1:
             raise ConfigurationError(f"[retention] batch must be at least 1, not {self.batch}")
 
-    def days_for(self, document_type: str) -> float | None:
-        return self.document_types.get(document_type, self.default_days)
-
     @property
     def keeps_everything(self) -> bool:
         return not self.document_types and self.default_days is self.outbox_days is self.rejections_days is None
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The operators' console (console/): its own listener, never the parties' port."""
+
+    bind: str = "127.0.0.1:8081"
+    session_ttl_s: float = 8 * 3600.0  # a session cookie expires this long after the login
+    secure_cookies: bool = False  # true when the console is served over TLS (behind a proxy): cookies only over HTTPS
+    login_max_failures: int = 5  # failed logins for one account, or ten times this from one address ...
+    login_window_s: float = 900.0  # ... within this many seconds refuse further tries until the window passes
+    seal_interval_s: float = 86400.0  # how often the console signs the audit trail's head with the gateway's key
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,7 @@ class Settings:
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     trust_anchors: tuple[Path, ...] = ()
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
@@ -222,6 +232,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             retention=RetentionSettings(
                 **{**retention, "archive_dir": var_dir / retention.get("archive_dir", "archive")}  # (absolute stays)
             ),
+            console=ConsoleSettings(**_with_env(raw.get("console", {}), "bind", env.get("GATEWAY_CONSOLE_BIND"))),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
@@ -235,6 +246,10 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         )
     except TypeError as exc:
         raise ConfigurationError(f"{config_path}: {exc}") from None
+
+
+def _with_env(section: dict[str, Any], key: str, from_env: str | None) -> dict[str, Any]:
+    return {**section, key: from_env} if from_env else section
 
 
 def _directory(from_env: str | None, config_dir: Path, from_file: str | None, default: Path) -> Path:
@@ -271,6 +286,7 @@ _DATACLASSES = {
     "delivery": DeliverySettings,
     "supervisor": SupervisorSettings,
     "intake": IntakeSettings,
+    "console": ConsoleSettings,
 }
 _KINDS_BY_NAME: dict[str, Kind] = {"int": int, "float": NUMBER, "str": str, "bool": bool}
 

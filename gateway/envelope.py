@@ -97,7 +97,7 @@ def claimed_sender(root: etree._Element | None) -> PartyRef | None:
         return None
     sender = root.find(f"{qname('Header')}/{qname('From')}")
     try:
-        return _party(sender, "From") if sender is not None else None
+        return _party(sender) if sender is not None else None
     except Rejected:
         return None
 

@@ -8,8 +8,7 @@ Inbound messages (table `messages`)        who moves them
     accepted    -> failed                   worker: the handlers kept failing; dead-lettered
     queued      -> failed                   worker: the same
     failed      -> processed                worker: another copy of it was processed after all
-    failed      -> accepted                 an operator's re-drive (the relay then publishes it again;
-                                            kept for the console, no command makes it yet)
+    failed      -> accepted                 an operator's re-drive in the console (the relay then publishes it again)
     processed                               final
 
 Outbound messages (table `outbox`)

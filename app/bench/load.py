@@ -1,7 +1,6 @@
 """An HTTP load generator for the benchmark: processes of threads on keep-alive connections.
 
-Each load process signs its own share of messages before the start signal (so
-signing never competes with the gateway during the measurement), then drives
+Each load process reads its own share of messages signed beforehand (app/bench/bodies.py), and drives
 `POST /v1/messages` either closed-loop (each thread sends as fast as answers
 come: throughput) or open-loop at a fixed offered rate (latency). In the
 open-loop phase latency is measured from the moment a request was *scheduled*,
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.bench import bodies
+
 
 @dataclass
 class LoadResult:
@@ -25,12 +26,14 @@ class LoadResult:
     accepted: int = 0
     other: dict[int, int] = field(default_factory=dict)  # HTTP status -> count, for non-200 answers
     errors: int = 0  # connection failures
+    repeated: int = 0  # messages sent a second time because the prepared ones ran out (answered as duplicates)
     latencies: list[float] = field(default_factory=list)  # seconds
 
     def merge(self, other: LoadResult) -> None:
         self.sent += other.sent
         self.accepted += other.accepted
         self.errors += other.errors
+        self.repeated += other.repeated
         self.latencies.extend(other.latencies)
         for status, count in other.other.items():
             self.other[status] = self.other.get(status, 0) + count
@@ -39,33 +42,39 @@ class LoadResult:
 @dataclass(frozen=True)
 class LoadPlan:
     url: str
-    pki_dir: Path
-    party: str
-    sample: Path
+    bodies: Path  # this process's share of signed messages
     threads: int
-    messages: int  # messages this process prepares
     seconds: float
     rate: float | None  # messages/s for this process; None: closed loop
 
 
+def drive(url: str, shares: list[Path], clients: int, seconds: float, rate: float | None) -> LoadResult:
+    """Python load processes, one per share: closed loop when `rate` is None, else open loop at `rate` in all."""
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, clients // len(shares))
+    plans = [LoadPlan(url, share, threads, seconds, rate / len(shares) if rate else None) for share in shares]
+    ready = context.Barrier(len(plans))
+    results = context.Queue()
+    processes = [context.Process(target=run_load_process, args=(plan, ready, results)) for plan in plans]
+    for process in processes:
+        process.start()
+    total = LoadResult()
+    for _ in processes:
+        total.merge(results.get())
+    for process in processes:
+        process.join()
+    return total
+
+
 def run_load_process(plan: LoadPlan, ready: multiprocessing.Barrier, results: multiprocessing.Queue) -> None:
-    """The body of one load process: prepare, wait for the start, drive, report."""
-    bodies = _prepare(plan)
+    """The body of one load process: wait for the start, drive, report."""
     ready.wait()
-    results.put(_drive(plan, bodies))
+    results.put(_drive_threads(plan))
 
 
-def _prepare(plan: LoadPlan) -> list[bytes]:
-    from gateway import client
-    from gateway.signing.keys import SigningIdentity
-
-    identity = SigningIdentity.load(plan.pki_dir / f"{plan.party}.key.pem", plan.pki_dir / f"{plan.party}.cert.pem")
-    return [client.sign(client.refresh(client.load_envelope(plan.sample)), identity) for _ in range(plan.messages)]
-
-
-def _drive(plan: LoadPlan, bodies: list[bytes]) -> LoadResult:
+def _drive_threads(plan: LoadPlan) -> LoadResult:
     lock = threading.Lock()
-    iterator = iter(bodies)
+    iterator = bodies.read(plan.bodies)
     result = LoadResult()
     start = time.perf_counter()
     deadline = start + plan.seconds

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import secrets
 import tempfile
 import time
 import zoneinfo
@@ -28,7 +29,12 @@ from app.cli.business_demo import BusinessDemo
 from app.cli.output import console
 from app.cli.report import period_of, render_tables
 from app.process import GatewayProcess
+from app.wiring import STATE_TABLES  # noqa: F401  (every table joins the store's metadata before it opens)
 from conformance import SAMPLE_SENDERS, attacks, sample
+from console import audit
+from console.accounts import Accounts
+from console.roles import Role
+from console.server import split_bind
 from customs.rules import business_rules
 from customs.statistics import report
 from gateway import client
@@ -107,11 +113,19 @@ def run_demo(args: Namespace) -> int:
         "verified, validated, stored, queued on RabbitMQ; a signed receipt for every message.",
         title="gateway demo",
     ))
-    gateway = GatewayProcess(Path(args.config or settings.config_dir / "gateway.toml"), log_path, port=port)
+    login, password = demo_operator(settings)
+    console_port = split_bind(settings.console.bind)[1]
+    gateway = GatewayProcess(Path(args.config or settings.config_dir / "gateway.toml"), log_path, port=port,
+                             console_port=console_port)
     console.print(f"Starting the gateway on {gateway.url} (log: {log_path}) ...")
     gateway.start()
     console.print(f"[green]Gateway up[/green]: HTTP {gateway.url}/v1/messages, SOAP {gateway.url}/soap?wsdl, "
-                  f"AMQP exchange {settings.broker.namespace}.inbound, workers and outbox relay running.\n")
+                  f"AMQP exchange {settings.broker.namespace}.inbound, workers and outbox relay running.")
+    if gateway.wait_for_console():
+        console.print(f"[green]Operators' console[/green]: {gateway.console_url}/admin/ (login {login}, password {password})\n",
+                      highlight=False)
+    else:
+        console.print(f"[red]The operators' console does not answer at {gateway.console_url}[/red] (see {log_path})\n")
     demo = Demo(settings, gateway.url)
     try:
         accepted = _good_messages(demo)
@@ -123,12 +137,43 @@ def run_demo(args: Namespace) -> int:
             _report(settings, engine)
         finally:
             engine.dispose()
+        if args.keep:
+            console.print(f"\nThe gateway keeps running: open {gateway.console_url}/admin/ and log in as {login} "
+                          f"(password {password}). Ctrl-C stops it.")
+            _wait_for_interrupt()
     finally:
         demo.close()
         console.print("\nStopping the gateway ...")
         status = gateway.stop()
     console.print(f"[green]Gateway stopped cleanly[/green] (exit status {status})." if status == 0 else f"[red]Gateway exit status {status}[/red]")
     return 0 if status == 0 else 1
+
+
+DEMO_OPERATOR = "demo"
+
+
+def demo_operator(settings: Settings) -> tuple[str, str]:
+    """The console account of the demo (an operator), with a new random password each run: none is in the repo."""
+    password = secrets.token_urlsafe(12)
+    engine = make_engine(settings.db_url)
+    try:
+        accounts = Accounts(engine)
+        by = audit.Entry("operator:demo-script", "account.add", "local")
+        if accounts.get(DEMO_OPERATOR) is None:
+            accounts.add(DEMO_OPERATOR, Role.OPERATOR.value, password, party=None, by=by)
+        else:
+            accounts.set_password(DEMO_OPERATOR, password, by=by)
+    finally:
+        engine.dispose()
+    return DEMO_OPERATOR, password
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def _good_messages(demo: Demo) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import db, messages, outbox, pull, read, report, retention
+from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -74,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gateway until interrupted")
     serve.add_argument("--bind", help="HOST:PORT for HTTP (default from the configuration, 127.0.0.1:8080)")
-    serve.add_argument("--role", choices=["all", "ingress", "workers", "delivery"], help="the part to run (default: all)")
+    serve.add_argument("--console-bind", help="HOST:PORT for the operators' console (default from the configuration, "
+                       "127.0.0.1:8081)")
+    serve.add_argument("--role", choices=["all", "ingress", "workers", "delivery", "console"], help="the part to run (default: all)")
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="development PKI").add_subparsers(title="keys commands")
@@ -102,11 +105,21 @@ def _parser() -> argparse.ArgumentParser:
     intake.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     intake.add_argument("--rate", type=float, default=400.0, help="offered rate (messages/s) for the latency phase")
     intake.add_argument("--bind", default="127.0.0.1:8091", help="where the benchmarked gateway listens")
+    intake.add_argument("--db", metavar="URL", help="run on a fresh database of this PostgreSQL server (default: SQLite)")
+    intake.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="closed-loop load generator (auto: wrk when installed)")
+    intake.add_argument("--soak", type=float, metavar="MINUTES", help="then hold 80%% of the peak this long, reading memory")
     intake.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     intake.set_defaults(run=_bench_intake)
+    large = bench.add_parser("large", help="memory that one large message costs the process that handles it")
+    large.add_argument("--megabytes", type=float, default=10.0, help="size of the signed message")
+    large.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    large.set_defaults(run=_bench_large)
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
+    demo.add_argument("--keep", action="store_true", help="keep the gateway running after the demo, until Ctrl-C "
+                      "(to look around in the operators' console)")
     demo.set_defaults(run=_demo)
 
     db.register(commands)
@@ -116,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     outbox.register(commands)
     pull.register(commands)
     retention.register(commands)
+    operators.register(commands)
+    audit.register(commands)
     return parser
 
 
@@ -142,6 +157,8 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
+    if args.console_bind:
+        os.environ["GATEWAY_CONSOLE_BIND"] = args.console_bind  # read by every component's settings
     return serve(args.config, args.role or "all", args.bind)
 
 
@@ -233,6 +250,12 @@ def print_receipt(receipt: ReceiptView, http_status: int) -> None:
     )
     for code, message, location in receipt.errors:
         console.print(f"  [red]{code}[/red] {escape(message)}" + (f"  [dim]at {escape(location)}[/dim]" if location else ""))
+
+
+def _bench_large(args: argparse.Namespace) -> int:
+    from app.bench.large import run_large_bench
+
+    return run_large_bench(args)
 
 
 def _bench_intake(args: argparse.Namespace) -> int:

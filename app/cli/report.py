@@ -10,7 +10,6 @@ GREEN, IMPORT, declarations, 12. The summary's rows have section "summary".
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import io
 import json
@@ -26,7 +25,6 @@ from customs.statistics import Period, Report
 from gateway.config import load_settings
 
 DEFAULT_DAYS = 30
-CSV_COLUMNS = ("period_from", "period_to", "section", "dimension", "key", "subkey", "measure", "value")
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -122,29 +120,8 @@ def render_table_text(result: Report) -> str:
     return buffer.getvalue()
 
 
-def render_csv(result: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    bounds = (result.period.start.isoformat(), result.period.end.isoformat())
-    for name, value in result.summary.items():
-        writer.writerow((*bounds, "summary", "", "", "", name, value))
-    for stat in result.tables:
-        dimension = "/".join(stat.keys)
-        for row in stat.rows:
-            keys = (*row[: len(stat.keys)], "")[:2]
-            for measure, value in zip(stat.measures, row[len(stat.keys) :], strict=True):
-                writer.writerow((*bounds, stat.name, dimension, *keys, measure, value))
-    return buffer.getvalue()
-
-
 def render_json(result: Report) -> str:
-    document = {
-        "period": {"from": result.period.start.isoformat(), "to": result.period.end.isoformat()},
-        "summary": result.summary,
-        "tables": {stat.name: stat.records() for stat in result.tables},
-    }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(result.document(), ensure_ascii=False, indent=2) + "\n"
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {"table": render_table_text, "csv": render_csv, "json": render_json}
+RENDERERS: dict[str, Callable[[Report], str]] = {"table": render_table_text, "csv": Report.csv, "json": render_json}

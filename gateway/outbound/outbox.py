@@ -195,10 +195,7 @@ class Outbox:
         False (and nothing changed) when the message is not parked.
         """
         with writing(self.engine) as tx:
-            return transition(
-                tx, OUTBOUND, pk, OutboundStatus.PENDING, actor=actor, at=at, reason=reason,
-                values={"attempts": 0, "published_at": None},
-            )
+            return bool(unpark_many(tx, [pk], at, actor, reason))
 
     # --- pull ---------------------------------------------------------------
 
@@ -261,6 +258,15 @@ def carried(properties: BasicProperties, body: bytes) -> OutboundMessage:
     return OutboundMessage(
         int(headers["x-outbox-id"]), str(properties.message_id), str(headers["x-recipient"]),
         str(headers["x-document-type"]), str(headers["x-function"]), properties.correlation_id or "", body,
+    )
+
+
+def unpark_many(tx: Connection, pks: Iterable[int], at: dt.datetime, actor: str, reason: str | None) -> list[int]:
+    """In the caller's transaction: the parked ones of `pks` become pending, with a fresh set of attempts and
+    unpublished (the relay publishes them); returns those that moved."""
+    return transition_many(
+        tx, OUTBOUND, pks, OutboundStatus.PENDING, actor=actor, at=at, reason=reason,
+        values={"attempts": 0, "published_at": None},
     )
 
 

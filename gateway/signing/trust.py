@@ -2,9 +2,10 @@
 
 A signing certificate is trusted when a path leads from it, through intermediates
 carried in KeyInfo, to one of the configured anchors, with every issuer a CA and
-every signature on the path valid, and every certificate on it valid at the time
-of checking. Path building is cached per certificate set; validity times are
-checked on every call.
+every signature on the path valid, every issuer's key and every signature
+algorithm on the path within the algorithm policy (chain_policy.py), and every
+certificate on it valid at the time of checking. Path building is cached per certificate set, in a cache bounded in
+bytes (requests carry the certificates); validity times are checked on every call.
 
 Besides the configured anchors, a check may name anchors of its own: a partner
 single window's CA is trusted for that partner's certificates only, so the
@@ -14,7 +15,6 @@ caller (who knows which party signed) passes it for that party alone.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +23,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from gateway.errors import ErrorCode, Problem
+from gateway.signing.bounded_cache import BoundedCache
+from gateway.signing.chain_policy import path_weakness
 from gateway.signing.keys import certificate_from_der, der_of, load_certificates
 
 MAX_PATH_LENGTH = 6
+PATH_CACHE_BYTES = 4 * 1024 * 1024  # of certificates from KeyInfo; see bounded_cache.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class TrustStore:
     def __init__(self, anchors: Iterable[x509.Certificate], clock_skew: dt.timedelta = dt.timedelta(0)):
         self._anchors = {der_of(anchor): anchor for anchor in anchors}
         self.clock_skew = clock_skew
-        self._path = functools.lru_cache(maxsize=4096)(self._build_path)
+        self._paths: BoundedCache[CertificatePath | Problem] = BoundedCache(max_bytes=PATH_CACHE_BYTES)
 
     @classmethod
     def from_files(cls, paths: Iterable[Path], clock_skew: dt.timedelta = dt.timedelta(0)) -> TrustStore:
@@ -74,7 +77,9 @@ class TrustStore:
 
         `party_anchors` are trusted for this check only, besides the configured anchors.
         """
-        path_or_problem = self._path(leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
+        key = (leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
+        size = len(leaf_der) + sum(map(len, intermediate_ders))
+        path_or_problem = self._paths.get(key, size, lambda: self._build_path(*key))
         if isinstance(path_or_problem, Problem):
             return [path_or_problem]
         moment = at or dt.datetime.now(dt.UTC)
@@ -86,9 +91,12 @@ class TrustStore:
     ) -> CertificatePath | Problem:
         anchors = self._anchors | {der: certificate_from_der(der) for der in party_anchor_ders}
         try:
-            return _search(anchors, leaf_der, intermediate_ders)
+            path = _search(anchors, leaf_der, intermediate_ders)
         except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
             return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
+        if isinstance(path, Problem):
+            return path
+        return path_weakness(path.certificates) or path
 
 
 def _search(

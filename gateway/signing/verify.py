@@ -38,7 +38,15 @@ from gateway.signing.algorithms import (
     SignatureAlgorithm,
 )
 from gateway.signing.canonical import canonicalize, signature_detached
-from gateway.signing.keys import certificate_from_der, der_of, key_type, key_weakness, public_key_of
+from gateway.signing.exc_c14n import AmbiguousPrefix
+from gateway.signing.keys import (
+    CertificateUnreadable,
+    der_of,
+    key_type,
+    key_weakness,
+    public_key_of,
+    read_certificate,
+)
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
 _XML_WHITESPACE = str.maketrans("", "", " \t\r\n")  # base64 may be wrapped with XML white space only
@@ -99,7 +107,7 @@ def verify_envelope(
     digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
 
     with signature_detached(signature):
-        signed_bytes = canonicalize(root, transforms_c14n, inclusive_prefixes)
+        signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
     digest = hashes.Hash(digest_algorithm())
     digest.update(signed_bytes)
     if not hmac.compare_digest(digest.finalize(), expected_digest):
@@ -118,7 +126,7 @@ def verify_envelope(
             "KeyInfo carries no X509Certificate and the party has no registered certificate",
             _path(signature),
         )
-    signed_info_bytes = canonicalize(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
+    signed_info_bytes = _canonical(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
     for der, certificate in candidates:
         if embedded:
             _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with it
@@ -132,6 +140,15 @@ def verify_envelope(
         "the SignatureValue does not verify with the signing certificate's key",
         _path(signature),
     )
+
+
+def _canonical(element: etree._Element, method: Canonicalization, prefixes: list[str] | None) -> bytes:
+    try:
+        return canonicalize(element, method, prefixes)
+    except AmbiguousPrefix as exc:
+        raise Rejected.of(
+            ErrorCode.SIGNATURE_PROFILE, f"the canonical form with #default cannot be determined: {exc}", _path(element)
+        ) from None
 
 
 def _signature_parts(
@@ -255,8 +272,8 @@ def _prefix_list(method: Canonicalization, element: etree._Element) -> list[str]
     inclusive = element.find(f"{{{EXC_C14N_NS}}}InclusiveNamespaces")
     if inclusive is None:
         return None
-    # lxml cannot name the default namespace here; exclusive c14n renders it when used anyway.
-    return [p for p in (inclusive.get("PrefixList") or "").split() if p != "#default"]
+    # "#default" names the default namespace (Exclusive C14N 1.0, section 3); libxml2 takes it as is.
+    return (inclusive.get("PrefixList") or "").split()
 
 
 def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes, x509.Certificate]]:
@@ -266,8 +283,8 @@ def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes,
     for element in key_info.iterfind(f"{_ds('X509Data')}/{_ds('X509Certificate')}"):
         der = _base64(element, "X509Certificate")
         try:
-            certificates.append((der, certificate_from_der(der)))
-        except ValueError as exc:
+            certificates.append((der, read_certificate(der)))
+        except CertificateUnreadable as exc:
             raise Rejected.of(
                 ErrorCode.CERTIFICATE_INVALID, f"X509Certificate cannot be read: {exc}", _path(element)
             ) from None

@@ -290,6 +290,15 @@ class MessageStore:
             return [dict(row._mapping) for row in connection.execute(query)]
 
 
+def redrive_many(tx: Connection, pks: Iterable[int], at: dt.datetime, actor: str, reason: str | None) -> list[int]:
+    """In the caller's transaction: the failed ones of `pks` are accepted again, with a fresh set of attempts
+    (the relay publishes them to their route anew); returns those that moved."""
+    return transition_many(
+        tx, INBOUND, pks, MessageStatus.ACCEPTED, actor=actor, at=at, reason=reason,
+        values={"attempts": 0, "last_error": None, "queued_at": None, "processed_at": None},
+    )
+
+
 _STORED_COLUMNS = (
     messages.c.id.label("pk"),
     messages.c.sender,

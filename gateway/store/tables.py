@@ -93,6 +93,10 @@ messages = Table(
     UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
     Index("ix_messages_status_received", "status", "received_at"),
     Index("ix_messages_type", "document_type"),
+    # The console's searches (console/search.py), newest first: by reference, by time, by sender.
+    Index("ix_messages_reference", "reference"),
+    Index("ix_messages_received", "received_at"),
+    Index("ix_messages_sender_id", "sender", "id"),
 )
 
 rejections = Table(
@@ -110,6 +114,7 @@ rejections = Table(
     Column("errors", Text, nullable=False),  # JSON list of {code, message, location}
     Column("body", LargeBinary),  # absent when the body was over the size limit
     Column("receipt", LargeBinary, nullable=False),
+    Index("ix_rejections_sender_received", "sender", "received_at"),
 )
 
 outbox = Table(
@@ -134,6 +139,7 @@ outbox = Table(
     Column("delivery_receipt", LargeBinary),  # the recipient's signed receipt or acknowledgement
     Index("ix_outbox_recipient_status", "recipient", "status", "id"),
     Index("ix_outbox_unpublished", "published_at", "created_at"),
+    Index("ix_outbox_reference", "reference"),
 )
 
 processing = Table(

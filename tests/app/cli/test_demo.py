@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_demo_shows_the_whole_flow_and_stops_the_gateway_cleanly(tmp_path: Path, pki_dir: Path, namespace: str) -> None:
-    config = write_config(tmp_path / "config", pki_dir, namespace)
+    console_port = free_port()
+    config = write_config(tmp_path / "config", pki_dir, namespace, console={"bind": f"127.0.0.1:{console_port}"})
     env = {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_AMQP_URL": AMQP_URL, "COLUMNS": "200"}
     env.pop("GATEWAY_DB_URL", None)
 
@@ -41,6 +42,7 @@ def test_the_demo_shows_the_whole_flow_and_stops_the_gateway_cleanly(tmp_path: P
                  "SIGNATURE_MISSING", "XML_DTD_FORBIDDEN", "PAYLOAD_SCHEMA_INVALID"):
         assert code in output
     assert "Gateway stopped cleanly (exit status 0)" in output
+    assert f"Operators' console: http://127.0.0.1:{console_port}/admin/ (login demo, password " in output
     stored = output.split("Stored messages")[1].split("4. The business")[0]
     statuses = {line.split("│")[1].strip() for line in stored.splitlines() if line.startswith("│")}
     assert statuses == {"processed"}, "every accepted message should have been processed by the end of the demo"

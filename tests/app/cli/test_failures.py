@@ -34,12 +34,19 @@ CONFIGURED = [
     ["outbox", "list"],
     ["outbox", "show", "1"],
     ["outbox", "resend", "1"],
+    ["operators", "list"],
+    ["operators", "disable", "nobody"],
+    ["audit", "verify"],
+    ["audit", "seal"],
     ["purge"],
     ["purge", "--dry-run"],
     ["db", "upgrade"],
     ["db", "current"],
 ]
-USE_THE_STORE = [argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox", "db", "purge"}]
+USE_THE_STORE = [
+    argv for argv in CONFIGURED
+    if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit", "db", "purge"}
+]
 NEED_A_CURRENT_STORE = [argv for argv in USE_THE_STORE if argv[0] != "db"]
 TAKE_A_FILE = [argv for argv in CONFIGURED if "{file}" in argv]
 CALL_THE_GATEWAY = [argv for argv in CONFIGURED if UNREACHABLE_URL in argv]

@@ -1,7 +1,7 @@
 """Purge: tombstones of purged messages, the archives written
 
-Revision ID: 0002_tombstones_and_archives
-Revises: 0001_baseline
+Revision ID: 0003_tombstones_and_archives
+Revises: 0002_console
 Create Date: 2026-12-04 12:32:01.583899
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_tombstones_and_archives'
-down_revision = '0001_baseline'
+revision = '0003_tombstones_and_archives'
+down_revision = '0002_console'
 branch_labels = None
 depends_on = None
 

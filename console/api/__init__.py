@@ -1,0 +1,1 @@
+"""The admin API, /admin/api/v1/...: one router per subject, each endpoint guarded by one permission."""
