@@ -128,7 +128,7 @@ outbox = Table(
     Column("reference", String(64)),
     Column("pre_reference", String(64)),  # the messageId this one answers, if any
     Column("correlation_id", String(128), nullable=False),
-    Column("source", Id, ForeignKey("messages.id")),  # the inbound message that caused it, if any
+    Column("source", Id, ForeignKey("messages.id"), index=True),  # the inbound message that caused it, if any
     Column("body", LargeBinary, nullable=False),  # the exact signed bytes sent
     Column("status", String(16), nullable=False),  # gateway.lifecycle.OutboundStatus
     Column("created_at", DateTime(timezone=True), nullable=False),
