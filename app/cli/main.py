@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report
+from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -136,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     report.register(commands)
     outbox.register(commands)
     pull.register(commands)
+    retention.register(commands)
     operators.register(commands)
     audit.register(commands)
     return parser
