@@ -62,6 +62,12 @@ class IntakeSettings:
     """What intake accepts beyond the schemas."""
 
     max_age_s: float = 86400.0  # how long before its receipt a message may have been sent (the replay window)
+    # The shape of a document, refused while it is parsed (gateway/xmlsafe.py, StructureLimits):
+    max_elements: int = 50_000
+    max_attributes_per_element: int = 64
+    max_namespaces_per_element: int = 16
+    max_namespaces_in_scope: int = 32
+    max_certificate_bytes: int = 16 * 1024  # the DER of any one certificate in KeyInfo
 
 
 @dataclass(frozen=True)
