@@ -66,6 +66,7 @@ class ErrorCode(enum.Enum):
     PAYLOAD_SCHEMA_INVALID = (422, "the payload does not conform to its document schema")
     # Record
     DUPLICATE_CONFLICT = (409, "this message id was already used for different content")
+    DUPLICATE_PURGED = (409, "this message was received and processed before, and has since been archived and purged")
     # Availability
     STORE_UNAVAILABLE = (503, "the message store is unavailable; send again later")
     INTERNAL_ERROR = (500, "the gateway failed to process the message; send again later")

@@ -326,6 +326,14 @@ def record(intake: Intake, services: Services) -> None:
             "with different content",
             locate(intake.root, "Header/Reference/messageId"),
         )
+    if (purged := intake.recorded.purged) is not None:
+        raise Rejected.of(
+            ErrorCode.DUPLICATE_PURGED,
+            f"message id {header.message_id} from {header.sender.identity} was received on "
+            f"{purged.received_at:%Y-%m-%d %H:%M:%S} UTC and processed; the gateway has since archived it "
+            f"(archive {purged.archive}) with its receipt, whose SHA-256 is {purged.receipt_digest}",
+            locate(intake.root, "Header/Reference/messageId"),
+        )
 
 
 def recorded(intake: Intake, services: Services) -> None:
