@@ -97,6 +97,8 @@ class StoredMessage:
     body: bytes
     route: str
     status: str
+    revocation_status: str | None  # the signing certificate's at intake (None: stored before revocation checks)
+    revocation_source: str | None
 
 
 # Built once: SQLAlchemy then reuses the compiled statements on the hot path.
@@ -307,6 +309,8 @@ _STORED_COLUMNS = (
     messages.c.body,
     messages.c.route,
     messages.c.status,
+    messages.c.revocation_status,
+    messages.c.revocation_source,
 )
 
 

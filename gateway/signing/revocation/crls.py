@@ -67,6 +67,11 @@ class CrlStore:
         self._lock = threading.Lock()
         self.wanted = threading.Event()  # set when a distribution point not yet fetched was seen
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The configured sources and the distribution points seen so far."""
+        return tuple(self._sources)
+
     def load_cache(self) -> None:
         """The CRLs cached on disk by an earlier run (before the first fetch)."""
         for source in list(self._sources):
