@@ -4,16 +4,22 @@ hard; an accepted message is stored with its signer's revocation status and wher
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from conftest import assembled, settings_for
+from ocsp_responder import OcspResponder
 from support import MessageFactory, write_config
 
 from conformance import SAMPLE_SENDERS
 from gateway import client
+from gateway.config import Settings
 from gateway.pipeline import Pipeline, Transport
+from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services
 from gateway.signing.keys import load_certificates
 from gateway.signing.pki import load_ca
@@ -60,3 +66,42 @@ def test_a_revoked_signer_is_refused_and_a_good_one_stored_with_its_status(
     assert accepted.accepted, accepted.codes
     stored = services.store.get(SAMPLE_SENDERS["ECOM_ORDER"], accepted.message_id)
     assert stored is not None and (stored.revocation_status, stored.revocation_source) == ("good", "crl")
+
+
+@pytest.fixture
+def responder(pki_dir: Path) -> Iterator[OcspResponder]:
+    """The test PKI's CA's OCSP responder, answering after 3 s (beyond the gateway's timeout of 0.5 s)."""
+    running = OcspResponder(load_ca(pki_dir))
+    running.delay_s = 3.0
+    yield running
+    running.close()
+
+
+@pytest.mark.stores("sqlite")
+@pytest.mark.parametrize(("policy_of_ca", "accepted"), [("soft", True), ("hard", False)])
+def test_a_slow_responder_delays_intake_by_its_timeout_at_most(
+    policy_of_ca: str,
+    accepted: bool,
+    tmp_path: Path,
+    pki_dir: Path,
+    namespace: str,
+    db_url: str,
+    responder: OcspResponder,
+    schemas: Callable[[Settings], SchemaRegistry],
+    messages: MessageFactory,
+) -> None:
+    revocation = {"policy": policy_of_ca, "crls": [], "ocsp": responder.url, "ocsp_timeout_s": 0.5}
+    config = write_config(tmp_path / "slow", pki_dir, namespace, revocation=revocation)
+    with assembled(settings_for(config, db_url), schemas) as built:
+        pipeline = built.pipeline()
+        started = time.perf_counter()
+        outcome = pipeline.submit(messages.signed("ECOM_ORDER"), HTTP)
+        took = time.perf_counter() - started
+
+        assert outcome.accepted is accepted, outcome.codes
+        assert took < 0.5 + 1.0  # the OCSP timeout, and the rest of intake
+        if accepted:
+            stored = built.services.store.get(SAMPLE_SENDERS["ECOM_ORDER"], outcome.message_id)
+            assert stored is not None and (stored.revocation_status, stored.revocation_source) == ("unknown", "ocsp")
+        else:
+            assert outcome.codes == ("CERTIFICATE_STATUS_UNKNOWN",)
