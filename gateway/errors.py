@@ -52,6 +52,8 @@ class ErrorCode(enum.Enum):
     CERTIFICATE_TOO_LARGE = (403, "a certificate in KeyInfo is larger than allowed")
     CERTIFICATE_UNTRUSTED = (403, "the certificate does not chain to a trust anchor")
     CERTIFICATE_EXPIRED = (403, "the certificate is not valid at this time")
+    CERTIFICATE_REVOKED = (403, "the certificate (or a CA certificate on its path) is revoked")
+    CERTIFICATE_STATUS_UNKNOWN = (403, "the certificate's revocation status cannot be had and its CA's policy is hard")
     CERTIFICATE_CHAIN_WEAK = (403, "a certificate on the path to the trust anchor has a weak key or signature algorithm")
     CERTIFICATE_NOT_REGISTERED = (403, "the certificate is not registered to the sending party")
     PARTY_UNKNOWN = (403, "the sending party is not registered")

@@ -59,6 +59,8 @@ from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
 from gateway.services import Services
 from gateway.signing.binding import signer_problems
+from gateway.signing.revocation.policy import UNCHECKED, Verdict
+from gateway.signing.trust import CertificatePath
 from gateway.signing.verify import PresentedCertificate, VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from gateway.xsdtime import parse_zoned
@@ -88,6 +90,7 @@ class Intake:
     header: Header | None = None
     document: DocumentType | None = None
     signature: VerifiedSignature | None = None
+    revocation: Verdict = UNCHECKED  # the signing certificate's revocation status and its source
     party: Party | None = None
     route: str | None = None  # the name of the route that takes it
     batch: Batch | None = None  # the messages a query asked for, carried in its receipt
@@ -207,10 +210,22 @@ def verify(intake: Intake, services: Services) -> None:
     problems = signer_problems(identity, party, signature, services.trust, services.parties)  # a registered one, when KeyInfo had none
     if problems:
         raise Rejected(*problems)
+    intake.revocation = revocation(signature, party, services)
     intake.signature, intake.party = signature, party
     # From here on only the verified tree is used: the one reference covers all of it
     # except the comments, which are not signed.
     intake.root = xmlsafe.without_comments(signature.root)
+
+
+def revocation(signature: VerifiedSignature, party: Party | None, services: Services) -> Verdict:
+    """The signer's revocation status (a trusted path exists: the binding checked it); rejects what the policy refuses."""
+    path = services.trust.path(signature.certificate_der, signature.intermediates, party.anchors if party else ())
+    assert isinstance(path, CertificatePath)
+    verdict, policy = services.revocation.check(path.certificates)
+    problem = verdict.problem(policy)
+    if problem is not None:
+        raise Rejected(replace(problem, location=locate(signature.root, "Header/From/identity")))
+    return verdict
 
 
 def fresh(intake: Intake, services: Services) -> None:
@@ -316,6 +331,8 @@ def record(intake: Intake, services: Services) -> None:
             route=intake.route,
             correlation_id=intake.correlation_id[:128],
             door=intake.transport.door,
+            revocation_status=str(intake.revocation.status),
+            revocation_source=str(intake.revocation.source),
         ),
         intake.received_at,
     )

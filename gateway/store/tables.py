@@ -99,6 +99,8 @@ messages = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("queued_at", DateTime(timezone=True)),
     Column("processed_at", DateTime(timezone=True)),
+    Column("revocation_status", String(16)),  # the signing certificate's at intake: good, revoked, unknown, unchecked
+    Column("revocation_source", String(8)),  # where the status came from: crl, ocsp or none
     UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
     Index("ix_messages_status_received", "status", "received_at"),
     Index("ix_messages_type", "document_type"),
