@@ -47,3 +47,11 @@ def certificates_in_use(parties: Iterable[Party], own: tuple[str, x509.Certifica
     ):
         found.setdefault((entry.party, entry.fingerprint), entry)
     return sorted(found.values(), key=lambda entry: (entry.not_after, entry.party))
+
+
+def earliest_expiry(found: Iterable[CertificateInUse]) -> dict[str, dt.datetime]:
+    """Each party's soonest notAfter."""
+    earliest: dict[str, dt.datetime] = {}
+    for entry in found:
+        earliest[entry.party] = min(earliest.get(entry.party, entry.not_after), entry.not_after)
+    return earliest
