@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, certs, db, messages, operators, outbox, pull, read, report
+from app.cli import audit, certs, db, messages, operators, outbox, parties, pull, read, report
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -128,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     db.register(commands)
     certs.register(commands)
+    parties.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
