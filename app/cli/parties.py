@@ -1,9 +1,7 @@
 """`gateway parties reload`: apply parties.toml (and the partner CAs it names) to the store, without a restart.
 
-The file is read and checked completely (roles, certificate and CA files, no certificate
-shared by two parties) before the store is touched, and the store is changed in one
-transaction: a bad file is refused with one line and the registry in use stays. Every
-running instance re-reads the registry from the store within its refresh time (30 s).
+A bad file is refused with one line and the registry in use stays (app/registry_reload.py);
+`serve` does the same by itself when the files change.
 """
 
 from __future__ import annotations
@@ -11,9 +9,8 @@ from __future__ import annotations
 import argparse
 
 from app.cli.output import console
+from app.registry_reload import reload_parties
 from gateway.config import load_settings
-from gateway.parties import read_parties_file, sync_parties
-from gateway.store.engine import make_engine
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,12 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def _reload(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    configured = read_parties_file(settings.parties_file, settings.pki_dir)
-    engine = make_engine(settings.db_url)
-    try:
-        sync_parties(engine, configured)
-    finally:
-        engine.dispose()
+    configured = reload_parties(settings)
     certificates = sum(len(party.certificate_files) for party in configured)
     console.print(
         f"{len(configured)} parties ({certificates} certificate files) from {settings.parties_file} applied to the store; "
