@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from conformance import attacks
+from conformance import attacks, certificate_attacks
 from conformance.suite import spec
 from conformance.suite.model import SenderSpec, Unavailable
 from conformance.suite.ocsp_responder import OcspResponder
@@ -49,6 +49,7 @@ SIGNERS: dict[str, str] = {
     "via-intermediate": "a certificate from an intermediate CA that the trusted CA certified",
     "revoked": "a certificate from the trusted CA that names an OCSP responder (run by the suite on 127.0.0.1) "
     "answering that it is revoked",
+    "weak-intermediate": "a certificate from an RSA-1024 intermediate CA that the trusted CA certified",
 }
 """Whose key signs a step, by the name a case gives (`Step.signer`)."""
 
@@ -264,6 +265,7 @@ _ANCHOR_MINTERS: dict[str, Callable[[CertificateAuthority, str, str, str], Signi
     "not-yet-valid": _not_yet_valid,
     "not-for-signing": _not_for_signing,
     "via-intermediate": _via_intermediate,
+    "weak-intermediate": lambda ca, label, uid, kind: certificate_attacks.weak_intermediate(ca, label, uid),
 }
 _NEEDS_ANCHOR = {*_ANCHOR_MINTERS, "revoked"}  # "revoked" is minted by Credentials, which runs its responder
 

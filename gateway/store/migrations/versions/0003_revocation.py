@@ -1,7 +1,7 @@
 """The signing certificate's revocation status and its source, stored with each message
 
 Revision ID: 0003_revocation
-Revises: 0002_console
+Revises: 0004_message_reference_indexes
 Create Date: 2026-12-04 12:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_revocation'
-down_revision = '0002_console'
+down_revision = '0004_message_reference_indexes'
 branch_labels = None
 depends_on = None
 
