@@ -17,8 +17,9 @@ DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # README: [http] max_body_bytes, 10 M
 FUNCTIONS: tuple[str, ...] = tuple(sorted(FUNCTION_NAMES))
 ALL_ROLES: tuple[str, ...] = tuple(sorted(ROLES))
 ERROR_CODES: frozenset[str] = frozenset(code.name for code in ErrorCode)
-UNPROVOKABLE_CODES = frozenset({"STORE_UNAVAILABLE", "INTERNAL_ERROR"})
-"""Outcomes of a failing gateway, not of a message: no case can ask for them."""
+UNPROVOKABLE_CODES = frozenset({"STORE_UNAVAILABLE", "INTERNAL_ERROR", "DUPLICATE_PURGED"})
+"""Outcomes of a failing gateway, or of an operator's purge between two sends, not of messages alone: no case
+can ask for them (tests/gateway/retention/test_resend.py provokes DUPLICATE_PURGED)."""
 
 
 def documents() -> Catalogue:
