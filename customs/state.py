@@ -99,6 +99,7 @@ decisions = Table(
     Column("lane", String(8), nullable=False),
     Column("record", JSON, nullable=False),  # findings, exemptions, profiles fired, draws, rule versions
     Column("notice", String(36)),  # the messageId of the LANE_NOTICE sent
+    Index("ix_decisions_decided_lane", "decided_at", "lane"),  # the console's lanes per day, from the index alone
 )
 
 inspections = Table(

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,30 @@ class IntakeSettings:
     """What intake accepts beyond the schemas."""
 
     max_age_s: float = 86400.0  # how long before its receipt a message may have been sent (the replay window)
+    # The shape of a document, refused while it is parsed (gateway/xmlsafe.py, StructureLimits):
+    max_elements: int = 50_000
+    max_attributes_per_element: int = 64
+    max_namespaces_per_element: int = 16
+    max_namespaces_in_scope: int = 32
+    max_certificate_bytes: int = 16 * 1024  # the DER of any one certificate in KeyInfo
+
+
+@dataclass(frozen=True)
+class RevocationSettings:
+    """Revocation checking of signing certificates (gateway/signing/revocation)."""
+
+    policy: str = "soft"  # off, soft or hard: the default for every trust anchor and partner CA
+    by_ca: tuple[tuple[str, str], ...] = ()  # (SHA-256 fingerprint of a CA, policy): exceptions to `policy`
+    crls: tuple[str, ...] = ()  # CRL files (absolute paths) or http(s) URLs fetched on the timer
+    ocsp: str | None = None  # the OCSP responder for certificates that name none (AIA)
+    ocsp_timeout_s: float = 2.0
+    ocsp_cache_s: float = 300.0  # longest an OCSP answer is kept (less when its nextUpdate is sooner)
+    ocsp_failure_cache_s: float = 30.0  # how long a responder that failed is not asked again for that certificate
+    refresh_s: float = 300.0  # how often CRLs are fetched again
+    cache_dir: Path = Path("crl")
+
+    def policy_for(self, ca_fingerprint: str) -> str:
+        return dict(self.by_ca).get(ca_fingerprint, self.policy)
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     trust_anchors: tuple[Path, ...] = ()
+    revocation: RevocationSettings = field(default_factory=RevocationSettings)
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
     parties_file: Path = Path("parties.toml")
@@ -234,6 +260,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             ),
             console=ConsoleSettings(**_with_env(raw.get("console", {}), "bind", env.get("GATEWAY_CONSOLE_BIND"))),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
+            revocation=_revocation(raw.get("revocation", {}), relative, var_dir),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
             parties_file=relative(raw.get("registry", {}).get("parties", "parties.toml")),
@@ -250,6 +277,22 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
 
 def _with_env(section: dict[str, Any], key: str, from_env: str | None) -> dict[str, Any]:
     return {**section, key: from_env} if from_env else section
+
+
+def _revocation(raw: dict[str, Any], relative: Callable[[str], Path], var_dir: Path) -> RevocationSettings:
+    """[revocation]: CRL sources resolved (a URL stays as written), per-CA policies from the three lists."""
+    by_ca = tuple((print_.lower().replace(":", ""), policy) for policy in POLICIES for print_ in raw.get(policy, []))
+    return RevocationSettings(
+        policy=raw.get("policy", "soft"),
+        by_ca=by_ca,
+        crls=tuple(c if "://" in c else str(relative(c)) for c in raw.get("crls", ["{pki}/ca.crl.pem"])),
+        ocsp=raw.get("ocsp") or None,
+        ocsp_timeout_s=raw.get("ocsp_timeout_s", 2.0),
+        ocsp_cache_s=raw.get("ocsp_cache_s", 300.0),
+        ocsp_failure_cache_s=raw.get("ocsp_failure_cache_s", 30.0),
+        refresh_s=raw.get("refresh_s", 300.0),
+        cache_dir=var_dir / "crl",
+    )
 
 
 def _directory(from_env: str | None, config_dir: Path, from_file: str | None, default: Path) -> Path:
@@ -270,6 +313,18 @@ _SECTIONS: dict[str, dict[str, Kind | str]] = {
     "paths": {"var": str, "pki": str},
     "store": {"url": str},
     "trust": {"anchors": TEXT_LIST, "clock_skew_s": NUMBER},
+    "revocation": {
+        "policy": str,
+        "hard": TEXT_LIST,
+        "soft": TEXT_LIST,
+        "off": TEXT_LIST,
+        "crls": TEXT_LIST,
+        "ocsp": str,
+        "ocsp_timeout_s": NUMBER,
+        "ocsp_cache_s": NUMBER,
+        "ocsp_failure_cache_s": NUMBER,
+        "refresh_s": NUMBER,
+    },
     "registry": {"parties": str, "routes": str, "business": str, "risk": str, "partners": str},
     "schemas": {"packs": TEXT_LIST},
     "logging": {"format": str, "level": str},
@@ -278,7 +333,8 @@ _SECTIONS: dict[str, dict[str, Kind | str]] = {
         "archive_dir": str, "every_s": NUMBER, "batch": int,
     },
 }
-_CHOICES = {("logging", "format"): ("json", "console"), ("logging", "level"): ("debug", "info", "warning", "error")}
+POLICIES = ("off", "soft", "hard")
+_CHOICES = {("revocation", "policy"): POLICIES, ("logging", "format"): ("json", "console"), ("logging", "level"): ("debug", "info", "warning", "error")}
 _DATACLASSES = {
     "gateway": GatewayIdentity,
     "http": HttpSettings,

@@ -35,10 +35,22 @@ class NewMessage:
     body: bytes
     receipt: bytes
     route: str
+    revocation_status: str | None = None  # gateway.signing.revocation.policy.Status at intake
+    revocation_source: str | None = None  # where it came from: crl, ocsp or none
 
     @classmethod
     def of(
-        cls, header: Header, *, body: bytes, digest: str, receipt: bytes, route: str, correlation_id: str, door: str
+        cls,
+        header: Header,
+        *,
+        body: bytes,
+        digest: str,
+        receipt: bytes,
+        route: str,
+        correlation_id: str,
+        door: str,
+        revocation_status: str | None = None,
+        revocation_source: str | None = None,
     ) -> NewMessage:
         """The row for an accepted envelope: its header fields and what intake adds to them."""
         return cls(
@@ -55,6 +67,8 @@ class NewMessage:
             body=body,
             receipt=receipt,
             route=route,
+            revocation_status=revocation_status,
+            revocation_source=revocation_source,
         )
 
 
@@ -94,6 +108,8 @@ class StoredMessage:
     body: bytes
     route: str
     status: str
+    revocation_status: str | None  # the signing certificate's at intake (None: stored before revocation checks)
+    revocation_source: str | None
 
 
 # Built once: SQLAlchemy then reuses the compiled statements on the hot path.
@@ -318,6 +334,8 @@ _STORED_COLUMNS = (
     messages.c.body,
     messages.c.route,
     messages.c.status,
+    messages.c.revocation_status,
+    messages.c.revocation_source,
 )
 
 

@@ -38,6 +38,15 @@ parties = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+party_suspensions = Table(
+    "party_suspensions",
+    metadata,
+    Column("party", String(64), ForeignKey("parties.identity"), primary_key=True),
+    Column("actor", String(128), nullable=False),  # operator:<login> who suspended it
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)  # an operator's suspension outlives a reload of parties.toml: sync_parties keeps such a party suspended
+
 party_certificates = Table(
     "party_certificates",
     metadata,
@@ -90,13 +99,17 @@ messages = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("queued_at", DateTime(timezone=True)),
     Column("processed_at", DateTime(timezone=True)),
+    Column("revocation_status", String(16)),  # the signing certificate's at intake: good, revoked, unknown, unchecked
+    Column("revocation_source", String(8)),  # where the status came from: crl, ocsp or none
     UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
     Index("ix_messages_status_received", "status", "received_at"),
     Index("ix_messages_type", "document_type"),
-    # The console's searches (console/search.py), newest first: by reference, by time, by sender.
+    # The console's searches (console/search.py), newest first: by reference, time, sender, messageId, status.
     Index("ix_messages_reference", "reference"),
     Index("ix_messages_received", "received_at"),
     Index("ix_messages_sender_id", "sender", "id"),
+    Index("ix_messages_message_id", "message_id"),
+    Index("ix_messages_status_id", "status", "id"),
 )
 
 rejections = Table(

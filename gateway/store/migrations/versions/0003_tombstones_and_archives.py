@@ -1,7 +1,7 @@
 """Purge: tombstones of purged messages, the archives written
 
 Revision ID: 0003_tombstones_and_archives
-Revises: 0002_console
+Revises: 0003_console_suspensions
 Create Date: 2026-12-04 12:32:01.583899
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_tombstones_and_archives'
-down_revision = '0002_console'
+down_revision = '0003_console_suspensions'
 branch_labels = None
 depends_on = None
 
