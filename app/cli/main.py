@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report
+from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--dir", type=Path, help="where to write them (default: $GATEWAY_PKI_DIR or var/pki)")
     init.add_argument("--force", action="store_true", help="replace existing keys and the CA")
     init.set_defaults(run=_keys_init)
+    revoke = keys.add_parser("revoke", help="revoke a party's development certificate in the CA's CRL (ca.crl.pem)")
+    revoke.add_argument("party", help="the party's identity")
+    revoke.add_argument("--dir", type=Path, help="the PKI directory (default: $GATEWAY_PKI_DIR or var/pki)")
+    revoke.set_defaults(run=_keys_revoke)
 
     sign = commands.add_parser("sign", help="sign an envelope and print it")
     _signing_arguments(sign)
@@ -136,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     report.register(commands)
     outbox.register(commands)
     pull.register(commands)
+    retention.register(commands)
     operators.register(commands)
     audit.register(commands)
     return parser
@@ -172,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _keys_init(args: argparse.Namespace) -> int:
     from gateway.parties import read_parties_file
     from gateway.signing.pki import init_pki
+    from gateway.signing.revocation.dev_crl import CRL_FILE, issue_crl
 
     settings = load_settings(args.config)
     directory = (args.dir or settings.pki_dir).resolve()
@@ -182,7 +188,23 @@ def _keys_init(args: argparse.Namespace) -> int:
         gateway = settings.gateway
         parties.append(PartyKeySpec(gateway.identity, gateway.name, gateway.country, gateway.key_kind))
     made = init_pki(directory, parties, force=args.force)
-    console.print(f"PKI in {directory}: CA ca.pem; keys made for {', '.join(made) if made else 'nobody (all present)'}")
+    issue_crl(directory)
+    console.print(
+        f"PKI in {directory}: CA ca.pem, its CRL {CRL_FILE}; keys made for {', '.join(made) if made else 'nobody (all present)'}"
+    )
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from gateway.signing.revocation.dev_crl import CRL_FILE, revoke_party
+
+    directory = (args.dir or load_settings(args.config).pki_dir).resolve()
+    certificate = revoke_party(directory, args.party)
+    console.print(
+        f"revoked {certificate.subject.rfc4514_string()} (serial {certificate.serial_number:x}) in {directory / CRL_FILE}; "
+        "gateways see it at their next CRL refresh ([revocation] refresh_s)",
+        markup=False, highlight=False, soft_wrap=True,
+    )
     return 0
 
 

@@ -104,6 +104,7 @@ def _show(args: argparse.Namespace) -> int:
         "door": facts["door"],
         "route": facts["route"],
         "digest": facts["digest"],
+        "signer revocation": f"{facts['revocation_status']} ({facts['revocation_source']})" if facts["revocation_status"] else "-",
         "received": moment(facts["received_at"]),
         "status": facts["status"],
         "attempts": str(facts["attempts"]),

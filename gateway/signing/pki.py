@@ -150,6 +150,11 @@ def write_identity(directory: Path, identity: str, signing: SigningIdentity) -> 
     )
 
 
+def load_ca(directory: Path) -> CertificateAuthority:
+    """The development CA in `directory` (made when there is none)."""
+    return _load_or_create_ca(directory, force=False)
+
+
 def _load_or_create_ca(directory: Path, force: bool) -> CertificateAuthority:
     ca_key, ca_cert = directory / "ca.key.pem", directory / "ca.pem"
     if ca_key.exists() and ca_cert.exists() and not force:

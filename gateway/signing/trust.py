@@ -77,14 +77,20 @@ class TrustStore:
 
         `party_anchors` are trusted for this check only, besides the configured anchors.
         """
-        key = (leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
-        size = len(leaf_der) + sum(map(len, intermediate_ders))
-        path_or_problem = self._paths.get(key, size, lambda: self._build_path(*key))
+        path_or_problem = self.path(leaf_der, intermediate_ders, party_anchors)
         if isinstance(path_or_problem, Problem):
             return [path_or_problem]
         moment = at or dt.datetime.now(dt.UTC)
         problem = path_or_problem.validity_problem(moment, self.clock_skew)
         return [problem] if problem else []
+
+    def path(
+        self, leaf_der: bytes, intermediate_ders: Sequence[bytes] = (), party_anchors: Sequence[x509.Certificate] = ()
+    ) -> CertificatePath | Problem:
+        """The path from the leaf to an anchor (cached), or why there is none; validity times are not checked."""
+        key = (leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
+        size = len(leaf_der) + sum(map(len, intermediate_ders))
+        return self._paths.get(key, size, lambda: self._build_path(*key))
 
     def _build_path(
         self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...], party_anchor_ders: tuple[bytes, ...]
