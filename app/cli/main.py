@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
+from app.cli import audit, certs, db, messages, operators, outbox, parties, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -135,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     db.register(commands)
+    certs.register(commands)
+    parties.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
