@@ -96,7 +96,8 @@ class CrlStore:
                 data = read_source(source, FETCH_TIMEOUT_S)
                 crl = parse_crl(data)
             except (FetchError, ValueError) as exc:
-                log.warning("CRL not fetched; the last one held stays", source=source, error=str(exc))
+                if "://" in source or Path(source).exists():  # a file not there is a CA that publishes none (yet)
+                    log.warning("CRL not fetched; the last one held stays", source=source, error=str(exc))
                 continue
             held = self._held.get(source)
             if held is not None and held.crl.last_update_utc > crl.last_update_utc:
