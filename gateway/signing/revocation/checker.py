@@ -76,6 +76,7 @@ class RevocationChecker:
             if self._thread is not None:
                 return
             self.crls.load_cache()
+            self.crls.refresh(files_only=True)  # local files at once, so the first message is checked with them
             self._thread = threading.Thread(target=self._run, name="crl-refresh", daemon=True)
             self._thread.start()
 

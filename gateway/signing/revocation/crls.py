@@ -88,10 +88,14 @@ class CrlStore:
         self._want_distribution_points(certificate)
         return None
 
-    def refresh(self) -> None:
-        """Fetch every source again (the timer's job); a source that fails keeps its last CRL."""
-        self.wanted.clear()
-        for source in list(self._sources):
+    def refresh(self, files_only: bool = False) -> None:
+        """Fetch every source again (the timer's job); a source that fails keeps its last CRL.
+
+        `files_only`: read the local files alone (at start, before the first check: no network).
+        """
+        if not files_only:
+            self.wanted.clear()
+        for source in [s for s in self._sources if not (files_only and "://" in s)]:
             try:
                 data = read_source(source, FETCH_TIMEOUT_S)
                 crl = parse_crl(data)
