@@ -53,7 +53,7 @@ from customs.documents import optional_text, prefixes, required_text
 from customs.notices.result import FUNCTION_OF_OUTCOME, NoticeItem, result_notice
 from customs.sharing import share
 from customs.state import DeclarationStatus, InspectionStatus, declarations, inspections
-from customs.timestamps import as_utc, as_utc_or_none
+from customs.timestamps import as_utc, as_utc_or_none, zoned
 from gateway.inbound import InboundMessage
 from gateway.outbound.compose import Subject
 from gateway.store.tables import messages
@@ -96,7 +96,7 @@ def read_result(content: etree._Element) -> InspectionResult:
     return InspectionResult(
         declaration=required_text(content, "ir:declarationNumber", ns),
         certificate=required_text(content, "ir:inspectionCertificateNumber", ns),
-        issued_at=dt.datetime.fromisoformat(required_text(content, "ir:issuedAt", ns)),
+        issued_at=zoned(required_text(content, "ir:issuedAt", ns)),
         items=tuple(
             ItemResult(
                 line=int(required_text(item, "ir:lineNumber", ns)),

@@ -1,4 +1,4 @@
-"""Moments as the store keeps them: always UTC.
+"""Moments as the store keeps them: always UTC; and dates and times read from payloads as XML Schema defines them.
 
 SQLite keeps no time zone (it writes the wall time and reads back a naive
 value), PostgreSQL converts to UTC; so every moment is converted to UTC before
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
+
+from gateway.xsdtime import parse_date, parse_zoned
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
@@ -22,3 +24,19 @@ def as_utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
 def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     """The instant (UTC) a calendar date begins in `zone`: how dates in payloads, local to their issuer, start."""
     return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def zoned(text: str) -> dt.datetime:
+    """A payload's xs:dateTime (24:00:00 is the next day's 00:00:00); intake refused any it cannot read."""
+    moment = parse_zoned(text)
+    if moment is None:
+        raise ValueError(f"{text!r} is not a zoned xs:dateTime")
+    return moment
+
+
+def calendar_day(text: str) -> dt.date:
+    """A payload's xs:date."""
+    day = parse_date(text)
+    if day is None:
+        raise ValueError(f"{text!r} is not an xs:date")
+    return day

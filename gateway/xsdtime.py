@@ -39,3 +39,37 @@ def parse_zoned(text: str) -> dt.datetime | None:
         except OverflowError:
             return None
     return moment
+
+
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9998, 12, 31)
+"""The calendar days a payload's dates and times may name (README, "Dates and times"): the schema allows years 1
+to 9999, but a day near either end cannot be moved to UTC, to another zone or a day later without overflowing, so
+the gateway refuses it at intake (PAYLOAD_VALUE_UNSUPPORTED) rather than acknowledge what its handlers cannot read."""
+
+_DATE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The calendar day an xs:date names (its zone, if any, is the issuer's and does not change the day)."""
+    match = _DATE.fullmatch(text.strip())
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match["date"])
+    except ValueError:
+        return None
+
+
+def unsupported(primitive: str, text: str) -> str | None:
+    """Why a schema-valid xs:date or xs:dateTime (`primitive`) is outside what the gateway processes, or None."""
+    if primitive == "dateTime":
+        moment = parse_zoned(text)
+        day = None if moment is None else moment.date()
+    else:
+        day = parse_date(text)
+    if day is None:
+        return f"{text.strip()!r} is not a {'zoned ' if primitive == 'dateTime' else ''}xs:{primitive} the gateway reads"
+    if not FIRST_DAY <= day <= LAST_DAY:
+        return f"{text.strip()} is outside the days the gateway processes, {FIRST_DAY} to {LAST_DAY}"
+    return None

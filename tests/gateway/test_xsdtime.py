@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.xsdtime import parse_zoned
+from gateway.xsdtime import parse_zoned, unsupported
 
 UTC = dt.UTC
 
@@ -42,3 +42,21 @@ def test_values_xml_schema_allows_name_their_instant(text: str, instant: dt.date
 )
 def test_anything_else_is_not_a_zoned_date_time(text: str) -> None:
     assert parse_zoned(text) is None
+
+
+@pytest.mark.parametrize(
+    ("primitive", "text", "refused"),
+    [
+        ("dateTime", "2026-03-11T24:00:00+07:00", False),
+        ("dateTime", "9998-12-31T24:00:00Z", True),  # the next day, 9999-01-01, is past the last day
+        ("dateTime", "9999-12-31T24:00:00Z", True),
+        ("dateTime", "1900-01-01T00:00:00+14:00", False),
+        ("dateTime", "1899-12-31T23:59:59-14:00", True),
+        ("date", "1900-01-01", False),
+        ("date", "9998-12-31", False),
+        ("date", "0001-01-01", True),
+        ("date", "2026-03-11+07:00", False),
+    ],
+)
+def test_days_outside_the_processed_range_are_unsupported(primitive: str, text: str, refused: bool) -> None:
+    assert (unsupported(primitive, text) is not None) == refused
