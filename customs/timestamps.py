@@ -23,7 +23,18 @@ def as_utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
 
 def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     """The instant (UTC) a calendar date begins in `zone`: how dates in payloads, local to their issuer, start."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    try:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    except OverflowError:  # the calendar's first day, east of UTC: its first instant there
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def local_end(day: dt.date, zone: ZoneInfo) -> dt.datetime | None:
+    """The instant (UTC) a calendar date ends in `zone` (the next day's midnight); None (no end) after the last."""
+    try:
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    except OverflowError:
+        return None
 
 
 def zoned(text: str) -> dt.datetime:

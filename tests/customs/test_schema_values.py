@@ -127,22 +127,29 @@ def _setting(local: str, text: str) -> Callable[[etree._Element], None]:
     return edit
 
 
-def test_the_end_of_a_day_is_handled_as_the_next_days_midnight(exchange) -> None:  # type: ignore[no-untyped-def]
-    outcome = exchange.offer("INSPECTION_RESULT", None, _setting("issuedAt", "2026-03-11T24:00:00+07:00"))
+@pytest.mark.parametrize(
+    ("document_type", "local", "text"),
+    [
+        ("INSPECTION_RESULT", "issuedAt", "2026-03-11T24:00:00+07:00"),  # raised "hour must be in 0..23"
+        ("PLATFORM_REGISTRATION", "effectiveFrom", "0001-01-01"),  # its local midnight is before year 1 in UTC
+        ("POLICY_NOTICE", "effectiveFrom", "9999-12-31"),
+    ],
+)
+def test_the_edges_of_the_calendar_are_handled(exchange, document_type: str, local: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    outcome = exchange.offer(document_type, None, _setting(local, text))
     assert outcome.accepted, outcome.codes
-    exchange.process()  # read as 2026-03-12T00:00:00+07:00, where it raised "hour must be in 0..23"
+    exchange.process()
 
 
 @pytest.mark.parametrize(
     ("document_type", "local", "text"),
     [
-        ("PLATFORM_REGISTRATION", "effectiveFrom", "0001-01-01"),  # its local midnight is before year 1 in UTC
-        ("POLICY_NOTICE", "issuedDate", "9999-12-31"),  # the day after it does not exist (for an effectiveTo)
-        ("INSPECTION_RESULT", "issuedAt", "9999-12-31T24:00:00Z"),
-        ("ECOM_ORDER", "orderDate", "1899-12-31T23:59:59Z"),
+        ("INSPECTION_RESULT", "issuedAt", "9999-12-31T24:00:00Z"),  # the day after 9999-12-31
+        ("ECOM_ORDER", "orderDate", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("ECOM_ORDER", "orderDate", "9999-12-30T00:00:00Z"),  # the calendar's last UTC day
     ],
 )
-def test_a_day_outside_the_processed_range_gets_its_own_rejection(
+def test_an_instant_the_gateway_cannot_represent_gets_its_own_rejection(
     exchange, document_type: str, local: str, text: str  # type: ignore[no-untyped-def]
 ) -> None:
     outcome = exchange.offer(document_type, None, _setting(local, text))
