@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from customs.context import Context
 from customs.documents import prefixes, required_text
 from customs.state import platform_history, platforms
-from customs.timestamps import as_utc, calendar_day, local_midnight
+from customs.timestamps import as_utc, local_midnight
 from gateway.inbound import InboundMessage
 
 log = structlog.get_logger(__name__)
@@ -113,7 +113,7 @@ def operator_of(content: etree._Element) -> str:
 def read_registration(content: etree._Element, zone: ZoneInfo) -> dict[str, Any]:
     """The registry row for a registration or amendment (effective dates are local dates in `zone`)."""
     ns = prefixes(content, "pr")
-    effective_from = calendar_day(required_text(content, "pr:effectiveFrom", ns))
+    effective_from = dt.date.fromisoformat(required_text(content, "pr:effectiveFrom", ns))
     return {
         "name": required_text(content, "pr:name", ns),
         "operator": operator_of(content),

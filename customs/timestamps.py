@@ -1,4 +1,4 @@
-"""Moments as the store keeps them: always UTC; and dates and times read from payloads as XML Schema defines them.
+"""Moments as the store keeps them: always UTC.
 
 SQLite keeps no time zone (it writes the wall time and reads back a naive
 value), PostgreSQL converts to UTC; so every moment is converted to UTC before
@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from gateway.xsdtime import parse_date, parse_zoned
-
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
@@ -21,33 +19,22 @@ def as_utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else as_utc(moment)
 
 
+_FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    """The instant (UTC) a calendar date begins in `zone`: how dates in payloads, local to their issuer, start."""
+    """The instant (UTC) a calendar date begins in `zone`: how dates in payloads, local to their issuer, start.
+
+    The schema allows every xs:date of years 1 to 9999; an instant Python cannot hold (0001-01-01 begins
+    before year 1 in UTC when `zone` is east of it) is clamped to the first or last instant it can.
+    """
     try:
         return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-    except OverflowError:  # the calendar's first day, east of UTC: its first instant there
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
-
-
-def local_end(day: dt.date, zone: ZoneInfo) -> dt.datetime | None:
-    """The instant (UTC) a calendar date ends in `zone` (the next day's midnight); None (no end) after the last."""
-    try:
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
     except OverflowError:
-        return None
+        return _FIRST if day.year == dt.MINYEAR else _LAST
 
 
-def zoned(text: str) -> dt.datetime:
-    """A payload's xs:dateTime (24:00:00 is the next day's 00:00:00); intake refused any it cannot read."""
-    moment = parse_zoned(text)
-    if moment is None:
-        raise ValueError(f"{text!r} is not a zoned xs:dateTime")
-    return moment
-
-
-def calendar_day(text: str) -> dt.date:
-    """A payload's xs:date."""
-    day = parse_date(text)
-    if day is None:
-        raise ValueError(f"{text!r} is not an xs:date")
-    return day
+def local_day_end(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    """The instant (UTC) the day after `day` begins in `zone` (an exclusive end); the last instant after 9999-12-31."""
+    return _LAST if day == dt.date.max else local_midnight(day + dt.timedelta(days=1), zone)

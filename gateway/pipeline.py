@@ -49,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
 from gateway.broker.publisher import Published, message_headers
+from gateway.config import IntakeSettings
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import Rejected
@@ -58,7 +59,8 @@ from gateway.receipts import Batch, Receipt
 from gateway.schemas.registry import DocumentType
 from gateway.services import Services
 from gateway.signing.binding import signer_problems
-from gateway.signing.verify import VerifiedSignature, verify_envelope
+from gateway.signing.revocation.policy import UNCHECKED, Verdict
+from gateway.signing.verify import PresentedCertificate, VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from gateway.xsdtime import parse_zoned
 
@@ -87,6 +89,7 @@ class Intake:
     header: Header | None = None
     document: DocumentType | None = None
     signature: VerifiedSignature | None = None
+    revocation: Verdict = UNCHECKED  # the signing certificate's revocation status and its source
     party: Party | None = None
     route: str | None = None  # the name of the route that takes it
     batch: Batch | None = None  # the messages a query asked for, carried in its receipt
@@ -135,7 +138,16 @@ def parse(intake: Intake, services: Services) -> None:
         raise Rejected.of(ErrorCode.REQUEST_EMPTY)
     if len(intake.body) > services.settings.http.max_body_bytes:
         raise Rejected(too_large(len(intake.body), services.settings.http.max_body_bytes))
-    intake.root = xmlsafe.parse(intake.body)
+    intake.root = xmlsafe.parse(intake.body, limits=structure_limits(services.settings.intake))
+
+
+def structure_limits(intake: IntakeSettings) -> xmlsafe.StructureLimits:
+    return xmlsafe.StructureLimits(
+        max_elements=intake.max_elements,
+        max_attributes_per_element=intake.max_attributes_per_element,
+        max_namespaces_per_element=intake.max_namespaces_per_element,
+        max_namespaces_in_scope=intake.max_namespaces_in_scope,
+    )
 
 
 def envelope(intake: Intake, services: Services) -> None:
@@ -181,14 +193,54 @@ def verify(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.header is not None
     identity = intake.header.sender.identity
     party = services.parties.get(identity)
-    signature = verify_envelope(intake.root, tuple(party.certificates.values()) if party else ())
-    problems = signer_problems(identity, party, signature, services.trust, services.parties)
+
+    def admit(presented: PresentedCertificate) -> None:
+        """Before the document is canonicalised: the certificate is the sender's and is trusted.
+
+        A certificate refused so is still asked about revocation (when its path is trusted), so
+        that a sender learns that its certificate is revoked even when it is not the registered one.
+        """
+        problems = signer_problems(identity, party, presented, services.trust, services.parties)
+        if problems:
+            revoked = revocation(presented, party, services)[1]
+            raise Rejected(*problems, *([revoked] if revoked else []))
+
+    signature = verify_envelope(
+        intake.root,
+        tuple(party.certificates.values()) if party else (),
+        max_certificate_bytes=services.settings.intake.max_certificate_bytes,
+        admit=admit,
+    )
+    problems = signer_problems(identity, party, signature, services.trust, services.parties)  # a registered one, when KeyInfo had none
+    intake.revocation, revoked = revocation(signature, party, services)
+    if revoked is not None:
+        problems.append(revoked)
     if problems:
         raise Rejected(*problems)
     intake.signature, intake.party = signature, party
     # From here on only the verified tree is used: the one reference covers all of it
     # except the comments, which are not signed.
     intake.root = xmlsafe.without_comments(signature.root)
+
+
+def revocation(
+    signature: VerifiedSignature | PresentedCertificate, party: Party | None, services: Services
+) -> tuple[Verdict, Problem | None]:
+    """The signer's revocation status, and the problem its CA's policy sees in it.
+
+    Asked only of a certificate on a trusted path that is valid now (whoever it is
+    registered to, so a sender learns that its certificate is revoked even when it is
+    not the registered one): only a trusted CA's certificate can make the gateway ask
+    the OCSP responder it names.
+    """
+    path = services.trust.path(signature.certificate_der, signature.intermediates, party.anchors if party else ())
+    if isinstance(path, Problem) or path.validity_problem(dt.datetime.now(dt.UTC), services.trust.clock_skew):
+        return UNCHECKED, None
+    verdict, policy = services.revocation.check(path.certificates)
+    problem = verdict.problem(policy)
+    if problem is not None:
+        problem = replace(problem, location=locate(signature.root, "Header/From/identity"))
+    return verdict, problem
 
 
 def fresh(intake: Intake, services: Services) -> None:
@@ -294,6 +346,8 @@ def record(intake: Intake, services: Services) -> None:
             route=intake.route,
             correlation_id=intake.correlation_id[:128],
             door=intake.transport.door,
+            revocation_status=str(intake.revocation.status),
+            revocation_source=str(intake.revocation.source),
         ),
         intake.received_at,
     )
@@ -302,6 +356,14 @@ def record(intake: Intake, services: Services) -> None:
             ErrorCode.DUPLICATE_CONFLICT,
             f"message id {header.message_id} from {header.sender.identity} was already received "
             "with different content",
+            locate(intake.root, "Header/Reference/messageId"),
+        )
+    if (purged := intake.recorded.purged) is not None:
+        raise Rejected.of(
+            ErrorCode.DUPLICATE_PURGED,
+            f"message id {header.message_id} from {header.sender.identity} was received on "
+            f"{purged.received_at:%Y-%m-%d %H:%M:%S} UTC and processed; the gateway has since archived it "
+            f"(archive {purged.archive}) with its receipt, whose SHA-256 is {purged.receipt_digest}",
             locate(intake.root, "Header/Reference/messageId"),
         )
 

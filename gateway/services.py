@@ -23,6 +23,7 @@ from gateway.parties import PartyRegistry, read_parties_file, sync_parties
 from gateway.receipts import ReceiptBuilder
 from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.revocation.checker import RevocationChecker
 from gateway.signing.trust import TrustStore
 from gateway.store.confirmations import ConfirmationMarker
 from gateway.store.engine import make_engine
@@ -47,6 +48,7 @@ class Services:
     schemas: SchemaRegistry
     parties: PartyRegistry
     trust: TrustStore
+    revocation: RevocationChecker
     routes: Router
     topology: Topology
     receipts: ReceiptBuilder
@@ -71,6 +73,7 @@ class Services:
         publisher = getattr(self._local, "publisher", None)
         if publisher is not None:
             publisher.close()
+        self.revocation.stop()
         self.recorder.close()
         self.confirmations.close()
         self.engine.dispose()
@@ -93,6 +96,8 @@ def build_services(
     store = MessageStore(engine)
     parties = PartyRegistry(engine)
     us = PartyRef(gateway.identity, gateway.name, gateway.country)
+    revocation = RevocationChecker(settings.revocation, settings.clock_skew)
+    revocation.start()
     push_recipients = tuple(sorted(p.identity for p in parties.all() if p.endpoint is not None))
     return Services(
         settings=settings,
@@ -101,6 +106,7 @@ def build_services(
         schemas=schemas,
         parties=parties,
         trust=TrustStore.from_files(settings.trust_anchors, settings.clock_skew),
+        revocation=revocation,
         routes=routes,
         topology=Topology(
             settings.broker.namespace,

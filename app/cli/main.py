@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report
+from app.cli import audit, certs, db, messages, operators, outbox, parties, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    logs.configure("console", "warning")  # stdout carries only the command's output; `serve` configures its own
     try:
         return int(args.run(args) or 0)
     except SchemaMismatch as exc:
@@ -85,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--dir", type=Path, help="where to write them (default: $GATEWAY_PKI_DIR or var/pki)")
     init.add_argument("--force", action="store_true", help="replace existing keys and the CA")
     init.set_defaults(run=_keys_init)
+    revoke = keys.add_parser("revoke", help="revoke a party's development certificate in the CA's CRL (ca.crl.pem)")
+    revoke.add_argument("party", help="the party's identity")
+    revoke.add_argument("--dir", type=Path, help="the PKI directory (default: $GATEWAY_PKI_DIR or var/pki)")
+    revoke.set_defaults(run=_keys_revoke)
 
     sign = commands.add_parser("sign", help="sign an envelope and print it")
     _signing_arguments(sign)
@@ -115,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     large.add_argument("--megabytes", type=float, default=10.0, help="size of the signed message")
     large.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     large.set_defaults(run=_bench_large)
+    bench_console = bench.add_parser("console", help="the console's search and dashboard queries on a million messages")
+    bench_console.add_argument("--db-url", help="an empty store to seed (default: a new SQLite file in a temporary "
+                               "directory); e.g. postgresql://postgres@127.0.0.1/bench")
+    bench_console.add_argument("--messages", type=int, default=1_000_000, help="inbound messages to seed")
+    bench_console.add_argument("--days", type=int, default=30, help="the period they are spread over")
+    bench_console.add_argument("--repeat", type=int, default=50, help="runs of each query")
+    bench_console.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    bench_console.set_defaults(run=_bench_console)
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
@@ -123,11 +136,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     db.register(commands)
+    certs.register(commands)
+    parties.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
     outbox.register(commands)
     pull.register(commands)
+    retention.register(commands)
     operators.register(commands)
     audit.register(commands)
     return parser
@@ -164,6 +180,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _keys_init(args: argparse.Namespace) -> int:
     from gateway.parties import read_parties_file
     from gateway.signing.pki import init_pki
+    from gateway.signing.revocation.dev_crl import CRL_FILE, issue_crl
 
     settings = load_settings(args.config)
     directory = (args.dir or settings.pki_dir).resolve()
@@ -174,7 +191,23 @@ def _keys_init(args: argparse.Namespace) -> int:
         gateway = settings.gateway
         parties.append(PartyKeySpec(gateway.identity, gateway.name, gateway.country, gateway.key_kind))
     made = init_pki(directory, parties, force=args.force)
-    console.print(f"PKI in {directory}: CA ca.pem; keys made for {', '.join(made) if made else 'nobody (all present)'}")
+    issue_crl(directory)
+    console.print(
+        f"PKI in {directory}: CA ca.pem, its CRL {CRL_FILE}; keys made for {', '.join(made) if made else 'nobody (all present)'}"
+    )
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from gateway.signing.revocation.dev_crl import CRL_FILE, revoke_party
+
+    directory = (args.dir or load_settings(args.config).pki_dir).resolve()
+    certificate = revoke_party(directory, args.party)
+    console.print(
+        f"revoked {certificate.subject.rfc4514_string()} (serial {certificate.serial_number:x}) in {directory / CRL_FILE}; "
+        "gateways see it at their next CRL refresh ([revocation] refresh_s)",
+        markup=False, highlight=False, soft_wrap=True,
+    )
     return 0
 
 
@@ -263,10 +296,15 @@ def _bench_intake(args: argparse.Namespace) -> int:
     return run_intake_bench(args)
 
 
+def _bench_console(args: argparse.Namespace) -> int:
+    from app.bench.console import run_console_bench
+
+    return run_console_bench(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from app.cli.demo import run_demo
 
-    logs.configure("console", "warning")
     return run_demo(args)
 
 

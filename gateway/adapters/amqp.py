@@ -5,14 +5,6 @@ A partner publishes to the fanout exchange ``{namespace}.inbound`` with
 gateway runs the same pipeline as for HTTP and publishes the signed receipt to
 that queue with the same correlation id. The inbound message is acknowledged
 only after its receipt has been published (or, with no reply_to, after intake).
-
-The door replies only to a queue the sender owns: one the broker named for it
-(RabbitMQ's direct reply-to ``amq.rabbitmq.reply-to``, or a server-named
-exclusive queue ``amq.gen-...``). RabbitMQ refuses clients the ``amq.`` prefix,
-so no gateway of any namespace, and nobody else, can own a queue of that name:
-a reply_to naming any other queue (the gateway's inbound or route queues,
-another namespace's) is refused and logged, and the message is handled as one
-without reply_to (its receipt is kept in the store, for a pull).
 """
 
 from __future__ import annotations
@@ -24,20 +16,13 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from gateway.adapters.http import XML_TYPES
+from gateway.adapters.reply_to import may_reply_to
 from gateway.broker.consumer import ConsumerLoop
 from gateway.broker.publisher import Published
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport
 
 log = structlog.get_logger(__name__)
-
-OWNED_BY_ITS_CONSUMER = ("amq.rabbitmq.reply-to", "amq.gen-")
-"""Prefixes of queue names only the broker gives: a direct reply-to channel, a server-named queue."""
-
-
-def may_reply_to(queue: str) -> bool:
-    """Whether the door may publish a receipt to `queue`: a queue the broker named for its consumer only."""
-    return queue == OWNED_BY_ITS_CONSUMER[0] or queue.startswith((f"{OWNED_BY_ITS_CONSUMER[0]}.", OWNED_BY_ITS_CONSUMER[1]))
 
 
 class AmqpDoor:
@@ -66,7 +51,7 @@ class AmqpDoor:
         outcome = self._intake(body, properties, transport)
         if properties.reply_to and not may_reply_to(properties.reply_to):
             log.warning(
-                "reply_to refused: not a queue the broker named for the sender; receipt kept in the store only",
+                "reply_to refused: not a queue the sender may own; receipt kept in the store only",
                 reply_to=properties.reply_to[:255], correlation_id=correlation_id, message_id=outcome.message_id,
             )
         elif properties.reply_to:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from lxml import etree
 
 from gateway.signing.algorithms import Canonicalization
+from gateway.signing.exc_c14n import DEFAULT, canonicalize_exclusive
 
 
 def canonicalize(
@@ -16,6 +17,8 @@ def canonicalize(
     inclusive_prefixes: Sequence[str] | None = None,
 ) -> bytes:
     """Canonical bytes of an element (with its in-scope namespaces), per `method`."""
+    if method.exclusive and inclusive_prefixes and DEFAULT in inclusive_prefixes:
+        return canonicalize_exclusive(element, inclusive_prefixes, method.with_comments)  # lxml drops "#default"
     return etree.tostring(
         element,
         method="c14n",

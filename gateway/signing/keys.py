@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from gateway.signing.algorithms import ALLOWED_CURVES, MIN_RSA_BITS
+from gateway.signing.bounded_cache import BoundedCache
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -21,19 +22,46 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-@functools.lru_cache(maxsize=4096)
+class CertificateUnreadable(ValueError):
+    """A certificate some part of which (DER, a name, an extension, the key) cannot be decoded."""
+
+
+_DECODED: BoundedCache[x509.Certificate] = BoundedCache(max_bytes=4 * 1024 * 1024)
+
+
 def certificate_from_der(der: bytes) -> x509.Certificate:
-    """Decode a DER certificate; cached, because the same few certificates arrive all day."""
-    return x509.load_der_x509_certificate(der)
+    """Decode every part of a DER certificate now, or raise `CertificateUnreadable`.
+
+    cryptography decodes names, extensions and the key lazily and raises whatever it
+    finds (ValueError, DuplicateExtension, UnsupportedGeneralNameType...) wherever a part
+    is first touched: in path building, in a log line. Touching every part here turns
+    each such failure into one certificate error where the certificate arrives. Cached,
+    because the same few certificates arrive all day, in a cache bounded in bytes, because
+    anonymous requests carry them too.
+    """
+    return _DECODED.get(der, len(der), lambda: _decode_completely(der))
+
+
+def _decode_completely(der: bytes) -> x509.Certificate:
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+        for extension in certificate.extensions:
+            _ = extension.value
+        certificate.public_key()
+        _ = (certificate.signature_hash_algorithm, certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+    except Exception as exc:  # cryptography raises several unrelated types for bad input
+        raise CertificateUnreadable(f"{type(exc).__name__}: {exc}") from None
+    return certificate
 
 
 def der_of(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-@functools.lru_cache(maxsize=4096)
 def public_key_of(certificate: x509.Certificate) -> PublicKeyTypes:
-    """A certificate's public key, decoded once per certificate."""
+    """A certificate's public key (not cached: certificates from KeyInfo are anyone's)."""
     return certificate.public_key()
 
 

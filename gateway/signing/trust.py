@@ -2,9 +2,10 @@
 
 A signing certificate is trusted when a path leads from it, through intermediates
 carried in KeyInfo, to one of the configured anchors, with every issuer a CA and
-every signature on the path valid, and every certificate on it valid at the time
-of checking. Path building is cached per certificate set; validity times are
-checked on every call.
+every signature on the path valid, every issuer's key and every signature
+algorithm on the path within the algorithm policy (chain_policy.py), and every
+certificate on it valid at the time of checking. Path building is cached per certificate set, in a cache bounded in
+bytes (requests carry the certificates); validity times are checked on every call.
 
 Besides the configured anchors, a check may name anchors of its own: a partner
 single window's CA is trusted for that partner's certificates only, so the
@@ -14,7 +15,6 @@ caller (who knows which party signed) passes it for that party alone.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +23,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from gateway.errors import ErrorCode, Problem
+from gateway.signing.bounded_cache import BoundedCache
+from gateway.signing.chain_policy import path_weakness
 from gateway.signing.keys import certificate_from_der, der_of, load_certificates
 
 MAX_PATH_LENGTH = 6
+PATH_CACHE_BYTES = 4 * 1024 * 1024  # of certificates from KeyInfo; see bounded_cache.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class TrustStore:
     def __init__(self, anchors: Iterable[x509.Certificate], clock_skew: dt.timedelta = dt.timedelta(0)):
         self._anchors = {der_of(anchor): anchor for anchor in anchors}
         self.clock_skew = clock_skew
-        self._path = functools.lru_cache(maxsize=4096)(self._build_path)
+        self._paths: BoundedCache[CertificatePath | Problem] = BoundedCache(max_bytes=PATH_CACHE_BYTES)
 
     @classmethod
     def from_files(cls, paths: Iterable[Path], clock_skew: dt.timedelta = dt.timedelta(0)) -> TrustStore:
@@ -74,21 +77,32 @@ class TrustStore:
 
         `party_anchors` are trusted for this check only, besides the configured anchors.
         """
-        path_or_problem = self._path(leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
+        path_or_problem = self.path(leaf_der, intermediate_ders, party_anchors)
         if isinstance(path_or_problem, Problem):
             return [path_or_problem]
         moment = at or dt.datetime.now(dt.UTC)
         problem = path_or_problem.validity_problem(moment, self.clock_skew)
         return [problem] if problem else []
 
+    def path(
+        self, leaf_der: bytes, intermediate_ders: Sequence[bytes] = (), party_anchors: Sequence[x509.Certificate] = ()
+    ) -> CertificatePath | Problem:
+        """The path from the leaf to an anchor (cached), or why there is none; validity times are not checked."""
+        key = (leaf_der, tuple(intermediate_ders), tuple(der_of(a) for a in party_anchors))
+        size = len(leaf_der) + sum(map(len, intermediate_ders))
+        return self._paths.get(key, size, lambda: self._build_path(*key))
+
     def _build_path(
         self, leaf_der: bytes, intermediate_ders: tuple[bytes, ...], party_anchor_ders: tuple[bytes, ...]
     ) -> CertificatePath | Problem:
         anchors = self._anchors | {der: certificate_from_der(der) for der in party_anchor_ders}
         try:
-            return _search(anchors, leaf_der, intermediate_ders)
-        except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
+            path = _search(anchors, leaf_der, intermediate_ders)
+        except ValueError as exc:  # CertificateUnreadable: a malformed name, extension or key
             return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
+        if isinstance(path, Problem):
+            return path
+        return path_weakness(path.certificates) or path
 
 
 def _search(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -38,14 +38,37 @@ from gateway.signing.algorithms import (
     SignatureAlgorithm,
 )
 from gateway.signing.canonical import canonicalize, signature_detached
-from gateway.signing.keys import certificate_from_der, der_of, key_type, key_weakness, public_key_of
+from gateway.signing.exc_c14n import AmbiguousPrefix
+from gateway.signing.keys import (
+    CertificateUnreadable,
+    certificate_from_der,
+    der_of,
+    key_type,
+    key_weakness,
+    public_key_of,
+)
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
+MAX_CERTIFICATE_BYTES = 16 * 1024  # the default of [intake] max_certificate_bytes
+MAX_INCLUSIVE_PREFIXES = 16  # real PrefixLists name a few; each costs a lookup on every element
 _XML_WHITESPACE = str.maketrans("", "", " \t\r\n")  # base64 may be wrapped with XML white space only
 
 
 def _ds(local: str) -> str:
     return f"{{{DSIG}}}{local}"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedCertificate:
+    """The signing certificate KeyInfo presents, before anything is verified with it."""
+
+    root: etree._Element
+    certificate: x509.Certificate
+    certificate_der: bytes
+    intermediates: tuple[bytes, ...]
+
+
+Admission = Callable[[PresentedCertificate], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +106,19 @@ def find_signature(root: etree._Element) -> etree._Element:
 def verify_envelope(
     root: etree._Element,
     fallback_certificates: Sequence[x509.Certificate] = (),
+    max_certificate_bytes: int = MAX_CERTIFICATE_BYTES,
+    admit: Admission | None = None,
 ) -> VerifiedSignature:
     """Verify the envelope's signature cryptographically, or raise `Rejected`.
 
     Trust in the certificate (chain, validity, registration) is judged elsewhere;
     this function answers only "did the holder of this key sign exactly this tree?".
     When KeyInfo carries no certificate, `fallback_certificates` (the sending
-    party's registered ones) are tried instead.
+    party's registered ones) are tried instead. Everything that is cheap to check (the
+    profile, the algorithms, the certificates' size and form) is checked before the
+    document is canonicalised and digested; so is `admit`, given the certificate KeyInfo
+    presents (the caller's cheap checks: is it registered to the sender, does it chain to an
+    anchor), which raises `Rejected` to stop there.
     """
     signature = find_signature(root)
     signed_info, signature_value, key_info = _signature_parts(signature)
@@ -97,9 +126,13 @@ def verify_envelope(
     transforms_element, digest_method, digest_value = _reference_parts(reference)
     transforms_c14n, inclusive_prefixes = _reference_transforms(reference, transforms_element)
     digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
+    embedded = _embedded_certificates(key_info, max_certificate_bytes)
+    if embedded and admit is not None:
+        (der, certificate), *others = embedded
+        admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
 
     with signature_detached(signature):
-        signed_bytes = canonicalize(root, transforms_c14n, inclusive_prefixes)
+        signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
     digest = hashes.Hash(digest_algorithm())
     digest.update(signed_bytes)
     if not hmac.compare_digest(digest.finalize(), expected_digest):
@@ -110,7 +143,6 @@ def verify_envelope(
             _path(reference),
         )
 
-    embedded = _embedded_certificates(key_info)
     candidates = embedded[:1] or [(der_of(c), c) for c in fallback_certificates]
     if not candidates:
         raise Rejected.of(
@@ -118,7 +150,7 @@ def verify_envelope(
             "KeyInfo carries no X509Certificate and the party has no registered certificate",
             _path(signature),
         )
-    signed_info_bytes = canonicalize(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
+    signed_info_bytes = _canonical(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
     for der, certificate in candidates:
         if embedded:
             _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with it
@@ -132,6 +164,15 @@ def verify_envelope(
         "the SignatureValue does not verify with the signing certificate's key",
         _path(signature),
     )
+
+
+def _canonical(element: etree._Element, method: Canonicalization, prefixes: list[str] | None) -> bytes:
+    try:
+        return canonicalize(element, method, prefixes)
+    except AmbiguousPrefix as exc:
+        raise Rejected.of(
+            ErrorCode.SIGNATURE_PROFILE, f"the canonical form with #default cannot be determined: {exc}", _path(element)
+        ) from None
 
 
 def _signature_parts(
@@ -255,23 +296,40 @@ def _prefix_list(method: Canonicalization, element: etree._Element) -> list[str]
     inclusive = element.find(f"{{{EXC_C14N_NS}}}InclusiveNamespaces")
     if inclusive is None:
         return None
-    # lxml cannot name the default namespace here; exclusive c14n renders it when used anyway.
-    return [p for p in (inclusive.get("PrefixList") or "").split() if p != "#default"]
+    # "#default" names the default namespace (Exclusive C14N 1.0, section 3).
+    prefixes = (inclusive.get("PrefixList") or "").split()
+    if len(prefixes) > MAX_INCLUSIVE_PREFIXES:  # each one is looked up on every element canonicalised
+        raise Rejected.of(
+            ErrorCode.SIGNATURE_PROFILE,
+            f"an InclusiveNamespaces PrefixList names {len(prefixes)} prefixes; at most {MAX_INCLUSIVE_PREFIXES} are allowed",
+            _path(inclusive),
+        )
+    return prefixes
 
 
-def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes, x509.Certificate]]:
+def _embedded_certificates(key_info: etree._Element | None, max_bytes: int) -> list[tuple[bytes, x509.Certificate]]:
     if key_info is None:
         return []
     certificates = []
     for element in key_info.iterfind(f"{_ds('X509Data')}/{_ds('X509Certificate')}"):
+        if len(element.text or "") > 2 * max_bytes:  # refuse a huge one before decoding it
+            raise _too_large(element, max_bytes)
         der = _base64(element, "X509Certificate")
+        if len(der) > max_bytes:
+            raise _too_large(element, max_bytes)
         try:
             certificates.append((der, certificate_from_der(der)))
-        except ValueError as exc:
+        except CertificateUnreadable as exc:
             raise Rejected.of(
                 ErrorCode.CERTIFICATE_INVALID, f"X509Certificate cannot be read: {exc}", _path(element)
             ) from None
     return certificates
+
+
+def _too_large(element: etree._Element, max_bytes: int) -> Rejected:
+    return Rejected.of(
+        ErrorCode.CERTIFICATE_TOO_LARGE, f"an X509Certificate is larger than {max_bytes:,} bytes", _path(element)
+    )
 
 
 def _check_key(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> None:

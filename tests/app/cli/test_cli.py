@@ -28,6 +28,7 @@ from app.process import free_port
 from conformance import SAMPLE_SENDERS, SAMPLES_DIR
 from gateway import client, xmlsafe
 from gateway.envelope import qname
+from gateway.signing.revocation.crls import parse_crl
 from gateway.parties import read_parties_file
 from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
@@ -83,7 +84,7 @@ def test_keys_init_makes_a_ca_and_a_key_per_party(
 
     assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0
 
-    expected = {"ca.pem", "ca.key.pem"} | {f"{p}.{kind}.pem" for p in KEY_KINDS for kind in ("key", "cert")}
+    expected = {"ca.pem", "ca.key.pem", "ca.crl.pem"} | {f"{p}.{kind}.pem" for p in KEY_KINDS for kind in ("key", "cert")}
     assert {path.name for path in directory.iterdir()} == expected
     assert not (tmp_path / "configured-pki").exists()  # --dir wins over the configured directory
     ca = load_certificates(directory / "ca.pem")[0]
@@ -98,6 +99,25 @@ def test_keys_init_makes_a_ca_and_a_key_per_party(
         assert (key_type(key), key.key_size) == (family, int(size.lstrip("p")))
     out = words(capsys.readouterr().out)
     assert "keys made for" in out and all(party in out for party in KEY_KINDS)
+
+
+def test_keys_revoke_adds_the_party_to_the_cas_crl_and_keys_init_keeps_it(
+    keys_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "made"
+    assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0
+    party = next(iter(KEY_KINDS))
+    serial = load_certificates(directory / f"{party}.cert.pem")[0].serial_number
+    ca = load_certificates(directory / "ca.pem")[0]
+    assert list(parse_crl((directory / "ca.crl.pem").read_bytes())) == []
+
+    assert main(["--config", str(keys_config), "keys", "revoke", party, "--dir", str(directory)]) == 0
+    assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0  # renews the CRL
+
+    crl = parse_crl((directory / "ca.crl.pem").read_bytes())
+    assert crl.is_signature_valid(ca.public_key()) and [entry.serial_number for entry in crl] == [serial]
+    assert f"serial {serial:x}" in words(capsys.readouterr().out)
+    assert main(["--config", str(keys_config), "keys", "revoke", "nobody", "--dir", str(directory)]) == 2
 
 
 def test_keys_init_private_keys_are_readable_by_the_owner_only(keys_config: Path, tmp_path: Path) -> None:
@@ -124,7 +144,9 @@ def test_keys_init_again_keeps_existing_keys(keys_config: Path, tmp_path: Path, 
 
     assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0
 
-    assert pki_files(directory) == before
+    after = pki_files(directory)
+    assert after.pop("ca.crl.pem") != before.pop("ca.crl.pem")  # the CRL is renewed (its next update moves on)
+    assert after == before
     assert "keys made for nobody (all present)" in words(capsys.readouterr().out)
 
 
@@ -160,7 +182,7 @@ def test_keys_init_after_adding_a_party_makes_only_its_key(
 
     after = pki_files(tmp_path / "pki")
     assert set(after) - set(before) == {"0400000009.key.pem", "0400000009.cert.pem"}
-    assert all(after[name] == before[name] for name in before)
+    assert all(after[name] == before[name] for name in before if name != "ca.crl.pem")  # the CRL is renewed
     assert "keys made for 0400000009" in words(capsys.readouterr().out)
 
 
