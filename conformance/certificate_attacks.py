@@ -93,6 +93,23 @@ def padded_certificate(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey 
     return der_of(builder.sign(issuer_key, hashes.SHA256()))
 
 
+def malformed_in_key_info(signed: bytes, identity: SigningIdentity, kind: str, position: str) -> bytes:
+    """`signed` with a malformed certificate for the signer's key in KeyInfo, as the leaf or after it.
+
+    kind: "duplicated-extension" or "non-utf8-subject"; position: "leaf" or "intermediate".
+    Rule: every certificate problem is CERTIFICATE_INVALID, never an internal error.
+    """
+    makers = {"duplicated-extension": duplicated_extension, "non-utf8-subject": non_utf8_subject}
+    malformed = makers[kind](CertificateAuthority.create("Conformance Malformed-Certificate CA"), identity.certificate.public_key())
+    chain = [malformed] if position == "leaf" else [der_of(identity.certificate), malformed]
+    return with_key_info_certificates(signed, chain)
+
+
+def large_in_key_info(signed: bytes, identity: SigningIdentity, size: int) -> bytes:
+    """`signed` with a distinct certificate of about `size` bytes for the signer's key as KeyInfo's certificate."""
+    return with_key_info_certificates(signed, [padded_certificate(identity.certificate.public_key(), size)])
+
+
 def with_key_info_certificates(signed: bytes, ders: Sequence[bytes]) -> bytes:
     """`signed` with its KeyInfo's certificates replaced by `ders` (KeyInfo is not covered by the digest)."""
     root = etree.fromstring(signed)

@@ -1,4 +1,4 @@
-"""What operators do to messages and alerts, each in one transaction with its audit record.
+"""What operators do to messages, alerts and parties, each in one transaction with its audit record.
 
 Message states change through gateway/lifecycle.py only (`unpark_many`, `redrive_many`),
 so each message's history names the operator and the reason too. The API and the pages
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from console import audit
 from console.tables import alert_acknowledgements
 from customs.state import alerts
 from gateway.outbound.outbox import unpark_many
+from gateway.parties import REMOVED, SUSPENDED
 from gateway.store.engine import writing
 from gateway.store.messages import redrive_many
+from gateway.store.tables import parties, party_suspensions
+
+ACTIVE = "active"
 
 
 def resend(engine: Engine, by: audit.Entry, pks: list[int], reason: str, target: str | None = None,
@@ -63,4 +67,32 @@ def acknowledge(engine: Engine, by: audit.Entry, pk: int, note: str | None) -> b
                                          {"acknowledged": True}, note), now)
     except IntegrityError:
         raise AlreadyAcknowledged(pk) from None
+    return True
+
+
+def suspend_party(engine: Engine, by: audit.Entry, identity: str, reason: str) -> bool:
+    """The party can send nothing (intake refuses it with PARTY_SUSPENDED once the registry is refreshed, within
+    30 s), until reactivated; the suspension outlives a reload of parties.toml. False when it is not registered."""
+    now = dt.datetime.now(dt.UTC)
+    with writing(engine) as tx:
+        before = tx.execute(select(parties.c.status).where(parties.c.identity == identity)).scalar()
+        if before is None or before == REMOVED:
+            return False
+        tx.execute(delete(party_suspensions).where(party_suspensions.c.party == identity))
+        tx.execute(insert(party_suspensions).values(party=identity, actor=by.actor, at=now, reason=reason))
+        tx.execute(update(parties).where(parties.c.identity == identity).values(status=SUSPENDED, updated_at=now))
+        audit.record(tx, audit.Entry(by.actor, "party.suspend", by.address, f"party:{identity}", {"status": before},
+                                     {"status": SUSPENDED}, reason), now)
+    return True
+
+
+def reactivate_party(engine: Engine, by: audit.Entry, identity: str, reason: str) -> bool:
+    """Lift an operator's suspension; False when the party was not suspended by one."""
+    now = dt.datetime.now(dt.UTC)
+    with writing(engine) as tx:
+        if not tx.execute(delete(party_suspensions).where(party_suspensions.c.party == identity)).rowcount:
+            return False
+        tx.execute(update(parties).where(parties.c.identity == identity).values(status=ACTIVE, updated_at=now))
+        audit.record(tx, audit.Entry(by.actor, "party.reactivate", by.address, f"party:{identity}",
+                                     {"status": SUSPENDED}, {"status": ACTIVE}, reason), now)
     return True

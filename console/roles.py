@@ -2,7 +2,7 @@
 
     viewer    reads messages, rejections, the outbox, dead letters, statistics, health
     operator  a viewer who also acts: resend, re-drive
-    admin     an operator who also manages accounts
+    admin     an operator who also manages accounts and suspends or reactivates parties
     auditor   a viewer who also reads and verifies the audit trail (admins do not: separation of duties)
     party     a registered party's staff: only what that party may read (customs/permissions.py)
 """
@@ -25,7 +25,7 @@ class Permission(enum.StrEnum):
     READ = "read"  # the gateway's traffic, all of it
     PARTY_READ = "party_read"  # what one party may read
     ACT = "act"  # change a message's state: resend, re-drive
-    ADMINISTER = "administer"  # accounts
+    ADMINISTER = "administer"  # accounts, parties
     AUDIT = "audit"  # the audit trail
 
 

@@ -54,7 +54,7 @@ orders = Table(
     Column("direction", String(8), nullable=False),
     Column("status", String(16), nullable=False),  # active | cancelled
     Column("facts", JSON, nullable=False),  # items, totals, transport
-    Column("message", Id, ForeignKey("messages.id"), nullable=False),  # the latest message for it
+    Column("message", Id, ForeignKey("messages.id"), nullable=False, index=True),  # the latest message for it
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("platform_id", "order_id", "sender", name="uq_orders_platform_order_sender"),
@@ -69,7 +69,7 @@ declarations = Table(
     Column("direction", String(8), nullable=False),
     Column("status", String(24), nullable=False),  # see DeclarationStatus
     Column("facts", JSON, nullable=False),  # header and items as declared
-    Column("message", Id, ForeignKey("messages.id"), nullable=False),  # the latest message for it
+    Column("message", Id, ForeignKey("messages.id"), nullable=False, index=True),  # the latest message for it
     Column("correlation_id", String(128), nullable=False),
     Column("total_value_vnd", Integer, nullable=False),
     Column("lane", String(8)),
@@ -99,6 +99,7 @@ decisions = Table(
     Column("lane", String(8), nullable=False),
     Column("record", JSON, nullable=False),  # findings, exemptions, profiles fired, draws, rule versions
     Column("notice", String(36)),  # the messageId of the LANE_NOTICE sent
+    Index("ix_decisions_decided_lane", "decided_at", "lane"),  # the console's lanes per day, from the index alone
 )
 
 inspections = Table(
@@ -116,7 +117,7 @@ inspections = Table(
     Column("received_at", DateTime(timezone=True)),
     Column("working_hours", Float),  # between issue and receipt
     Column("late", Boolean),
-    Column("message", Id, ForeignKey("messages.id")),
+    Column("message", Id, ForeignKey("messages.id"), index=True),
     UniqueConstraint("declaration", "line", name="uq_inspections_declaration_line"),
     Index("ix_inspections_ministry", "ministry"),
 )
@@ -131,7 +132,7 @@ platforms = Table(
     Column("status", String(16), nullable=False),  # ACTIVE | SUSPENDED | CLOSED (as sent), or cancelled
     Column("facts", JSON, nullable=False),  # websites, type, contacts, effective dates
     Column("sender", String(64), nullable=False),
-    Column("message", Id, ForeignKey("messages.id"), nullable=False),
+    Column("message", Id, ForeignKey("messages.id"), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -144,7 +145,7 @@ platform_history = Table(
     Column("status", String(16), nullable=False),
     Column("facts", JSON, nullable=False),
     Column("sender", String(64), nullable=False),
-    Column("message", Id, ForeignKey("messages.id"), nullable=False),
+    Column("message", Id, ForeignKey("messages.id"), nullable=False, index=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -167,7 +168,7 @@ policy_entries = Table(
     Column("effective_to", DateTime(timezone=True)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("withdrawn_at", DateTime(timezone=True)),  # an amendment or cancellation replaced it
-    Column("message", Id, ForeignKey("messages.id"), nullable=False),
+    Column("message", Id, ForeignKey("messages.id"), nullable=False, index=True),
     Index("ix_policy_entries_notice", "ministry", "notice"),
 )
 

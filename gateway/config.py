@@ -63,6 +63,12 @@ class IntakeSettings:
     """What intake accepts beyond the schemas."""
 
     max_age_s: float = 86400.0  # how long before its receipt a message may have been sent (the replay window)
+    # The shape of a document, refused while it is parsed (gateway/xmlsafe.py, StructureLimits):
+    max_elements: int = 50_000
+    max_attributes_per_element: int = 64
+    max_namespaces_per_element: int = 16
+    max_namespaces_in_scope: int = 32
+    max_certificate_bytes: int = 16 * 1024  # the DER of any one certificate in KeyInfo
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,30 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long messages in a final state are kept before `gateway purge` archives and removes them.
+
+    Periods are in days; None keeps for ever (the default for everything).
+    """
+
+    document_types: dict[str, float] = field(default_factory=dict)  # inbound messages, by document type
+    default_days: float | None = None  # inbound messages of the types not named above
+    outbox_days: float | None = None  # the gateway's own messages, once delivered
+    rejections_days: float | None = None
+    archive_dir: Path = Path("archive")  # under the var directory unless absolute
+    every_s: float = 0.0  # the purge timer (in the timers component); 0: only `gateway purge`
+    batch: int = 500  # messages per archive and per transaction
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ConfigurationError(f"[retention] batch must be at least 1, not {self.batch}")
+
+    @property
+    def keeps_everything(self) -> bool:
+        return not self.document_types and self.default_days is self.outbox_days is self.rejections_days is None
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     """The operators' console (console/): its own listener, never the parties' port."""
 
@@ -139,6 +169,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     trust_anchors: tuple[Path, ...] = ()
     revocation: RevocationSettings = field(default_factory=RevocationSettings)
@@ -211,6 +242,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     trust = raw.get("trust", {})
     broker = {**raw.get("broker", {}), "url": env.get("GATEWAY_AMQP_URL") or raw.get("broker", {}).get("url", DEFAULT_AMQP_URL)}
     logging = raw.get("logging", {})
+    retention = raw.get("retention", {})
     try:
         return Settings(
             config_dir=config_dir,
@@ -223,6 +255,9 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             delivery=DeliverySettings(**raw.get("delivery", {})),
             supervisor=SupervisorSettings(**raw.get("supervisor", {})),
             intake=IntakeSettings(**raw.get("intake", {})),
+            retention=RetentionSettings(
+                **{**retention, "archive_dir": var_dir / retention.get("archive_dir", "archive")}  # (absolute stays)
+            ),
             console=ConsoleSettings(**_with_env(raw.get("console", {}), "bind", env.get("GATEWAY_CONSOLE_BIND"))),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             revocation=_revocation(raw.get("revocation", {}), relative, var_dir),
@@ -273,6 +308,7 @@ def _directory(from_env: str | None, config_dir: Path, from_file: str | None, de
 Kind = type | tuple[type, ...]
 NUMBER: Kind = (int, float)
 TEXT_LIST = "list of strings"
+DAYS_BY_NAME = "table of numbers of days"
 _SECTIONS: dict[str, dict[str, Kind | str]] = {
     "paths": {"var": str, "pki": str},
     "store": {"url": str},
@@ -292,6 +328,10 @@ _SECTIONS: dict[str, dict[str, Kind | str]] = {
     "registry": {"parties": str, "routes": str, "business": str, "risk": str, "partners": str},
     "schemas": {"packs": TEXT_LIST},
     "logging": {"format": str, "level": str},
+    "retention": {
+        "document_types": DAYS_BY_NAME, "default_days": NUMBER, "outbox_days": NUMBER, "rejections_days": NUMBER,
+        "archive_dir": str, "every_s": NUMBER, "batch": int,
+    },
 }
 POLICIES = ("off", "soft", "hard")
 _CHOICES = {("revocation", "policy"): POLICIES, ("logging", "format"): ("json", "console"), ("logging", "level"): ("debug", "info", "warning", "error")}
@@ -330,6 +370,12 @@ def _check_file(path: Path, raw: dict[str, Any]) -> None:
 
 def _check_value(path: Path, section: str, key: str, value: Any, kind: Kind | str) -> None:
     where = f"{path}: [{section}] {key}"
+    if kind == DAYS_BY_NAME:
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{where} must be a table of document type = days, not {value!r}")
+        for name, days in value.items():
+            _check_value(path, section, f"{key}.{name}", days, NUMBER)
+        return
     if kind == TEXT_LIST:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigurationError(f"{where} must be a list of strings, not {value!r}")

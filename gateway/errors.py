@@ -28,6 +28,10 @@ class ErrorCode(enum.Enum):
     XML_DTD_FORBIDDEN = (400, "a document type declaration (DTD) is not allowed")
     XML_FORBIDDEN_CONSTRUCT = (400, "processing instructions and entity references are not allowed")
     XML_LIMIT_EXCEEDED = (400, "the document is nested too deeply or has too large a node")
+    XML_ELEMENTS_LIMIT = (400, "the document has more elements than allowed")
+    XML_ATTRIBUTES_LIMIT = (400, "an element has more attributes than allowed")
+    XML_NAMESPACES_LIMIT = (400, "an element declares more namespaces than allowed")
+    XML_NAMESPACES_IN_SCOPE_LIMIT = (400, "an element has more namespaces in scope than allowed")
     # Envelope
     ENVELOPE_INVALID = (400, "the document is not a gateway envelope")
     DOCUMENT_TYPE_UNKNOWN = (422, "the document type is not in the catalogue")
@@ -45,6 +49,7 @@ class ErrorCode(enum.Enum):
     KEY_TOO_WEAK = (403, "the signing key is weaker than allowed")
     CERTIFICATE_MISSING = (403, "the signature does not carry an X.509 certificate")
     CERTIFICATE_INVALID = (403, "the certificate cannot be read")
+    CERTIFICATE_TOO_LARGE = (403, "a certificate in KeyInfo is larger than allowed")
     CERTIFICATE_UNTRUSTED = (403, "the certificate does not chain to a trust anchor")
     CERTIFICATE_EXPIRED = (403, "the certificate is not valid at this time")
     CERTIFICATE_REVOKED = (403, "the certificate (or a CA certificate on its path) is revoked")
@@ -63,6 +68,7 @@ class ErrorCode(enum.Enum):
     PAYLOAD_SCHEMA_INVALID = (422, "the payload does not conform to its document schema")
     # Record
     DUPLICATE_CONFLICT = (409, "this message id was already used for different content")
+    DUPLICATE_PURGED = (409, "this message was received and processed before, and has since been archived and purged")
     # Availability
     STORE_UNAVAILABLE = (503, "the message store is unavailable; send again later")
     INTERNAL_ERROR = (500, "the gateway failed to process the message; send again later")

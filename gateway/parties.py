@@ -27,7 +27,7 @@ from gateway.exceptions import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
 from gateway.store.engine import writing
-from gateway.store.tables import parties, party_anchors, party_certificates, party_endpoints
+from gateway.store.tables import parties, party_anchors, party_certificates, party_endpoints, party_suspensions
 
 ROLES = frozenset({"trader", "marketplace", "logistics", "ministry", "customs", "nsw", "asw_partner", "operator"})
 ENDPOINT_TRANSPORTS = frozenset({"http", "soap", "soap12"})  # gateway/adapters/pushers.py carries each
@@ -128,6 +128,7 @@ def _endpoint(path: Path, identity: str, value: object) -> Endpoint | None:
 
 
 REMOVED = "removed"
+SUSPENDED = "suspended"
 
 
 def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
@@ -148,12 +149,13 @@ def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
         )
         for table in (party_certificates, party_anchors, party_endpoints):
             connection.execute(delete(table).where(table.c.party.not_in([p.identity for p in configured])))
+        held = set(connection.execute(select(party_suspensions.c.party)).scalars())
         for party in configured:
             values = {
                 "name": party.name,
                 "country": party.country,
                 "roles": " ".join(sorted(party.roles)),
-                "status": party.status,
+                "status": SUSPENDED if party.identity in held else party.status,
                 "updated_at": now,
             }
             changed = connection.execute(update(parties).where(parties.c.identity == party.identity).values(**values))

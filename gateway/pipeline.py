@@ -49,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
 from gateway.broker.publisher import Published, message_headers
+from gateway.config import IntakeSettings
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import Rejected
@@ -60,7 +61,7 @@ from gateway.services import Services
 from gateway.signing.binding import signer_problems
 from gateway.signing.revocation.policy import UNCHECKED, Verdict
 from gateway.signing.trust import CertificatePath
-from gateway.signing.verify import VerifiedSignature, verify_envelope
+from gateway.signing.verify import PresentedCertificate, VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from gateway.xsdtime import parse_zoned
 
@@ -138,7 +139,16 @@ def parse(intake: Intake, services: Services) -> None:
         raise Rejected.of(ErrorCode.REQUEST_EMPTY)
     if len(intake.body) > services.settings.http.max_body_bytes:
         raise Rejected(too_large(len(intake.body), services.settings.http.max_body_bytes))
-    intake.root = xmlsafe.parse(intake.body)
+    intake.root = xmlsafe.parse(intake.body, limits=structure_limits(services.settings.intake))
+
+
+def structure_limits(intake: IntakeSettings) -> xmlsafe.StructureLimits:
+    return xmlsafe.StructureLimits(
+        max_elements=intake.max_elements,
+        max_attributes_per_element=intake.max_attributes_per_element,
+        max_namespaces_per_element=intake.max_namespaces_per_element,
+        max_namespaces_in_scope=intake.max_namespaces_in_scope,
+    )
 
 
 def envelope(intake: Intake, services: Services) -> None:
@@ -184,8 +194,20 @@ def verify(intake: Intake, services: Services) -> None:
     assert intake.root is not None and intake.header is not None
     identity = intake.header.sender.identity
     party = services.parties.get(identity)
-    signature = verify_envelope(intake.root, tuple(party.certificates.values()) if party else ())
-    problems = signer_problems(identity, party, signature, services.trust, services.parties)
+
+    def admit(presented: PresentedCertificate) -> None:
+        """Before the document is canonicalised: the certificate is the sender's and is trusted."""
+        problems = signer_problems(identity, party, presented, services.trust, services.parties)
+        if problems:
+            raise Rejected(*problems)
+
+    signature = verify_envelope(
+        intake.root,
+        tuple(party.certificates.values()) if party else (),
+        max_certificate_bytes=services.settings.intake.max_certificate_bytes,
+        admit=admit,
+    )
+    problems = signer_problems(identity, party, signature, services.trust, services.parties)  # a registered one, when KeyInfo had none
     if problems:
         raise Rejected(*problems)
     intake.revocation = revocation(signature, party, services)
@@ -319,6 +341,14 @@ def record(intake: Intake, services: Services) -> None:
             ErrorCode.DUPLICATE_CONFLICT,
             f"message id {header.message_id} from {header.sender.identity} was already received "
             "with different content",
+            locate(intake.root, "Header/Reference/messageId"),
+        )
+    if (purged := intake.recorded.purged) is not None:
+        raise Rejected.of(
+            ErrorCode.DUPLICATE_PURGED,
+            f"message id {header.message_id} from {header.sender.identity} was received on "
+            f"{purged.received_at:%Y-%m-%d %H:%M:%S} UTC and processed; the gateway has since archived it "
+            f"(archive {purged.archive}) with its receipt, whose SHA-256 is {purged.receipt_digest}",
             locate(intake.root, "Header/Reference/messageId"),
         )
 

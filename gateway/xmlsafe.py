@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -84,16 +85,96 @@ def refuse_doctype(data: bytes) -> None:
         raise Rejected.of(ErrorCode.XML_DTD_FORBIDDEN, "the document declares a DOCTYPE", f"line {line}")
 
 
-def parse(data: bytes, large_text: bool = False) -> etree._Element:
+@dataclass(frozen=True, slots=True)
+class StructureLimits:
+    """Limits on a document's shape, refused while parsing (before any canonicalisation or digest).
+
+    Each bounds a cost an anonymous client could otherwise choose: attributes to sort and
+    namespace declarations to render per element in canonicalisation, namespaces carried
+    into every element below them, elements to walk. Inclusive canonicalisation costs about
+    elements x namespaces in scope (libxml2: some 170 ns each), exclusive with a PrefixList
+    about elements x prefixes: the defaults keep both under half a second, and leave every
+    real message far inside them (the largest declaration, 999 items, has some 12,000
+    elements and fewer than 10 namespaces). Configured in [intake] of gateway.toml.
+    """
+
+    max_elements: int = 50_000
+    max_attributes_per_element: int = 64
+    max_namespaces_per_element: int = 16
+    max_namespaces_in_scope: int = 32
+
+
+class _ShapeCounter:
+    """An lxml parser target that counts as libxml2 reads, and stops the parse at the first limit passed."""
+
+    def __init__(self, limits: StructureLimits) -> None:
+        self.limits = limits
+        self.elements = 0
+        self.declared_here = 0  # namespace declarations seen since the last start tag: the next element's
+        self.in_scope = 0
+        self.declared_by_open: list[int] = []
+
+    def start_ns(self, prefix: str | None, uri: str) -> None:
+        self.declared_here += 1
+        self.in_scope += 1
+        if self.declared_here > self.limits.max_namespaces_per_element:
+            raise Rejected.of(
+                ErrorCode.XML_NAMESPACES_LIMIT,
+                f"element {self.elements + 1} declares more than {self.limits.max_namespaces_per_element} namespaces",
+            )
+        if self.in_scope > self.limits.max_namespaces_in_scope:
+            raise Rejected.of(
+                ErrorCode.XML_NAMESPACES_IN_SCOPE_LIMIT,
+                f"element {self.elements + 1} has more than {self.limits.max_namespaces_in_scope} namespaces in scope",
+            )
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.elements += 1
+        if self.elements > self.limits.max_elements:
+            raise Rejected.of(ErrorCode.XML_ELEMENTS_LIMIT, f"the document has more than {self.limits.max_elements:,} elements")
+        if len(attrib) > self.limits.max_attributes_per_element:
+            raise Rejected.of(
+                ErrorCode.XML_ATTRIBUTES_LIMIT,
+                f"element {self.elements} ({tag}) has {len(attrib):,} attributes; at most "
+                f"{self.limits.max_attributes_per_element} are allowed",
+            )
+        self.declared_by_open.append(self.declared_here)
+        self.declared_here = 0
+
+    def end(self, tag: str) -> None:
+        self.in_scope -= self.declared_by_open.pop()
+
+    def close(self) -> None:
+        return None
+
+
+def check_structure(data: bytes, limits: StructureLimits) -> None:
+    """Refuse a document whose shape passes `limits`, reading it once without building a tree.
+
+    Syntax errors are left to `parse`, which reports them; only the limits are judged here.
+    """
+    parser = etree.XMLParser(
+        target=_ShapeCounter(limits), encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False
+    )
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return
+
+
+def parse(data: bytes, large_text: bool = False, limits: StructureLimits | None = None) -> etree._Element:
     """Parse untrusted bytes into an element, or raise `Rejected` saying exactly why not.
 
     `large_text` lifts libxml2's 10,000,000-byte limit on one text node, for a transport
     wrapper (a SOAP request) whose text carries a whole message as base64: its size is
     bounded by the door's body limit before parsing, and the message it carries is parsed
     again, with the limit, by the pipeline. DTDs, entities and the network stay refused.
+    With `limits` (a message from outside), the document's shape is judged first, as it is read.
     """
     check_encoding(data)
     refuse_doctype(data)
+    if limits is not None:
+        check_structure(data, limits)
     parser = _parser(large_text)
     try:
         root = etree.fromstring(data, parser)

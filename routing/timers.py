@@ -1,4 +1,7 @@
-"""The timers component: runs the handlers' periodic tasks (routes.toml [[timer]]).
+"""The timers component: runs the handlers' periodic tasks (routes.toml [[timer]]), and the purge.
+
+The purge (gateway/retention/purge.py) runs every `[retention] every_s` when that is set and some period
+is configured; it makes its own transactions, one per batch, and several instances may run it at once.
 
 Each run of a task is one transaction with a customs `Context`, exactly like a
 handler: its effects and the messages it emits are committed together, and
@@ -17,6 +20,7 @@ import structlog
 
 from customs.context import Context
 from customs.rules import Rules
+from gateway.retention.purge import Purger
 from gateway.services import Services
 from gateway.store.engine import writing
 from routing.processing import context_for
@@ -27,6 +31,7 @@ log = structlog.get_logger(__name__)
 ACTOR = "timers"  # in the history of the messages the tasks emit
 
 Task = Callable[[Context], int]
+PURGE = "purge"  # among the tasks' names in the log
 
 
 class Timers:
@@ -37,16 +42,25 @@ class Timers:
             (timer, load_handler(timer.task)) for timer in routes.timers  # type: ignore[misc]
         ]
         self._stopping = threading.Event()
+        retention = services.settings.retention
+        self.purger = (
+            Purger.of(services.settings, services.engine) if retention.every_s and not retention.keeps_everything else None
+        )
 
     def run(self) -> None:
         due = {timer.name: 0.0 for timer, _ in self.tasks}
-        log.info("timers running", tasks=[timer.name for timer, _ in self.tasks])
+        if self.purger is not None:
+            due[PURGE] = 0.0
+        log.info("timers running", tasks=list(due))
         while not self._stopping.is_set():
             now = time.monotonic()
             for timer, task in self.tasks:
                 if now >= due[timer.name]:
                     self.run_once(timer, task)
                     due[timer.name] = time.monotonic() + timer.every_s
+            if self.purger is not None and now >= due[PURGE]:
+                self.purge(self.purger)
+                due[PURGE] = time.monotonic() + self.services.settings.retention.every_s
             next_due = min(due.values(), default=time.monotonic() + 1.0)
             self._stopping.wait(max(0.05, next_due - time.monotonic()))
 
@@ -64,6 +78,13 @@ class Timers:
         if done:
             log.info("timer task done", task=timer.name, count=done)
         return done
+
+    def purge(self, purger: Purger) -> None:
+        """One purge; a failure is logged (what it archived without removing is archived again next time)."""
+        try:
+            purger.run()
+        except Exception:
+            log.exception("purge failed")
 
     def stop(self, *_: object) -> None:
         self._stopping.set()

@@ -69,7 +69,8 @@ def _revision(args: argparse.Namespace) -> int:
     Its id (and file name) is the next number and a slug of the message, so the folder reads in order.
     """
     count = sum(1 for _ in ScriptDirectory.from_config(schema.config()).walk_revisions())
-    slug = "_".join(re.findall(r"[a-z0-9]+", args.message.lower()))[:40].rstrip("_")
+    # alembic_version holds at most 32 characters: "NNNN_" and 27 of the slug
+    slug = "_".join(re.findall(r"[a-z0-9]+", args.message.lower()))[:27].rstrip("_")
     scratch = create_engine(normalise_url("sqlite://"))
     try:
         with scratch.begin() as connection:
@@ -81,5 +82,5 @@ def _revision(args: argparse.Namespace) -> int:
             )
     finally:
         scratch.dispose()
-    console.print(f"wrote {getattr(script, 'path', script)}: review it (README, \"Schema migrations\")")
+    console.print(f"wrote {getattr(script, 'path', script)}: review it (README, \"Schema migrations\")", soft_wrap=True)
     return 0

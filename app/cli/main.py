@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report
+from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     large.add_argument("--megabytes", type=float, default=10.0, help="size of the signed message")
     large.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     large.set_defaults(run=_bench_large)
+    bench_console = bench.add_parser("console", help="the console's search and dashboard queries on a million messages")
+    bench_console.add_argument("--db-url", help="an empty store to seed (default: a new SQLite file in a temporary "
+                               "directory); e.g. postgresql://postgres@127.0.0.1/bench")
+    bench_console.add_argument("--messages", type=int, default=1_000_000, help="inbound messages to seed")
+    bench_console.add_argument("--days", type=int, default=30, help="the period they are spread over")
+    bench_console.add_argument("--repeat", type=int, default=50, help="runs of each query")
+    bench_console.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    bench_console.set_defaults(run=_bench_console)
 
     demo = commands.add_parser("demo", help="drive a realistic flow end to end and show what happens")
     demo.add_argument("--bind", default="127.0.0.1:8080", help="where the demo gateway listens")
@@ -132,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     report.register(commands)
     outbox.register(commands)
     pull.register(commands)
+    retention.register(commands)
     operators.register(commands)
     audit.register(commands)
     return parser
@@ -282,6 +291,12 @@ def _bench_intake(args: argparse.Namespace) -> int:
     from app.bench.intake import run_intake_bench
 
     return run_intake_bench(args)
+
+
+def _bench_console(args: argparse.Namespace) -> int:
+    from app.bench.console import run_console_bench
+
+    return run_console_bench(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conformance import attacks
+from conformance import attacks, certificate_attacks
 from conformance.suite import spec
 from conformance.suite.model import SenderSpec, Unavailable
 from gateway.parties import read_parties_file
@@ -45,6 +45,7 @@ SIGNERS: dict[str, str] = {
     "not-yet-valid": "a certificate from the trusted CA that becomes valid in two days",
     "not-for-signing": "a CA certificate from the trusted CA (key usage: certificate signing only)",
     "via-intermediate": "a certificate from an intermediate CA that the trusted CA certified",
+    "weak-intermediate": "a certificate from an RSA-1024 intermediate CA that the trusted CA certified",
 }
 """Whose key signs a step, by the name a case gives (`Step.signer`)."""
 
@@ -242,6 +243,7 @@ _ANCHOR_MINTERS: dict[str, Callable[[CertificateAuthority, str, str, str], Signi
     "not-yet-valid": _not_yet_valid,
     "not-for-signing": _not_for_signing,
     "via-intermediate": _via_intermediate,
+    "weak-intermediate": lambda ca, label, uid, kind: certificate_attacks.weak_intermediate(ca, label, uid),
 }
 
 

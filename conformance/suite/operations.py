@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conformance import attacks
+from conformance import attacks, certificate_attacks, shape_attacks
 from gateway.signing.keys import SigningIdentity
 
 
@@ -66,6 +66,13 @@ TRANSFORMS: dict[str, OperationDef] = {
     "huge_attribute": OperationDef(with_huge_attribute),
     "huge_text": OperationDef(attacks.huge_text),
     "key_info_removed": OperationDef(attacks.key_info_removed),
+    "large_certificate": OperationDef(certificate_attacks.large_in_key_info, from_run=("identity",)),
+    "long_prefix_list": OperationDef(shape_attacks.long_prefix_list),
+    "malformed_certificate": OperationDef(certificate_attacks.malformed_in_key_info, from_run=("identity",)),
+    "many_attributes": OperationDef(shape_attacks.many_attributes),
+    "many_elements": OperationDef(shape_attacks.many_elements),
+    "many_namespace_declarations": OperationDef(shape_attacks.many_namespace_declarations),
+    "deep_namespace_scope": OperationDef(shape_attacks.deep_namespace_scope),
     "not_well_formed": OperationDef(attacks.not_well_formed),
     "padded_to_limit": OperationDef(padded_to_limit, from_run=("limit",)),
     "second_unsigned_content": OperationDef(attacks.second_unsigned_content),

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from console import probes
+from console import actions, probes
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from customs.statistics import Period, report
@@ -64,6 +65,41 @@ def get_party(identity: str, request: Request, _: Caller = guard(Permission.READ
             dict(row._mapping) | {"days_to_expiry": (as_utc(row.not_after) - now).days} for row in connection.execute(query)
         ]
     return _party(party) | {"certificates": certificates}
+
+
+@router.get("/certificates", summary="party certificates expiring within `within_days` days (or expired), soonest first")
+def expiring_certificates(
+    request: Request, within_days: int = Query(30, ge=0, le=3650), _: Caller = guard(Permission.READ)
+) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    query = (
+        select(party_certificates.c.party, party_certificates.c.fingerprint, party_certificates.c.subject,
+               party_certificates.c.not_after)
+        .where(party_certificates.c.not_after < now + dt.timedelta(days=within_days))
+        .order_by(party_certificates.c.not_after)
+    )
+    with console_of(request).services.engine.connect() as connection:
+        rows = [dict(row._mapping) | {"days_to_expiry": (as_utc(row.not_after) - now).days} for row in connection.execute(query)]
+    return {"items": rows}
+
+
+class Why(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/parties/{identity}/suspend", summary="suspend a party: intake refuses it (PARTY_SUSPENDED) until reactivated")
+def suspend(identity: str, body: Why, request: Request, caller: Caller = guard(Permission.ADMINISTER)) -> dict[str, Any]:
+    if not actions.suspend_party(console_of(request).services.engine, caller.entry("party.suspend"), identity, body.reason):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return {"party": identity, "status": "suspended"}
+
+
+@router.post("/parties/{identity}/reactivate", summary="lift an operator's suspension of a party")
+def reactivate(identity: str, body: Why, request: Request, caller: Caller = guard(Permission.ADMINISTER)) -> dict[str, Any]:
+    if not actions.reactivate_party(console_of(request).services.engine, caller.entry("party.reactivate"), identity,
+                                    body.reason):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{identity} is not suspended by an operator")
+    return {"party": identity, "status": "active"}
 
 
 def _party(party: Any) -> dict[str, Any]:

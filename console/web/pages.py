@@ -249,6 +249,20 @@ def parties_page(request: Request, caller: Caller = guard(Permission.READ)) -> R
     return render(request, "parties.html", caller, parties=services.parties.all(), certificates=certificates)
 
 
+@router.post("/parties/{identity}/suspend")
+def suspend_form(identity: str, request: Request, reason: str = Form(..., min_length=1, max_length=2000),
+                 caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    actions.suspend_party(console_of(request).services.engine, caller.entry("party.suspend"), identity, reason)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/{identity}/reactivate")
+def reactivate_form(identity: str, request: Request, reason: str = Form(..., min_length=1, max_length=2000),
+                    caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    actions.reactivate_party(console_of(request).services.engine, caller.entry("party.reactivate"), identity, reason)
+    return _back("/admin/parties")
+
+
 @router.get("/alerts")
 def alerts_page(request: Request, window: Paging = paging, caller: Caller = guard(Permission.READ)) -> Response:
     with console_of(request).services.engine.connect() as connection:

@@ -16,13 +16,17 @@ from gateway.locations import describe, locate
 from gateway.parties import Party, PartyRegistry
 from gateway.signing.algorithms import DSIG
 from gateway.signing.trust import TrustStore
-from gateway.signing.verify import VerifiedSignature
+from gateway.signing.verify import PresentedCertificate, VerifiedSignature
 
 
 def signer_problems(
-    identity: str, party: Party | None, signature: VerifiedSignature, trust: TrustStore, registry: PartyRegistry
+    identity: str,
+    party: Party | None,
+    signature: VerifiedSignature | PresentedCertificate,
+    trust: TrustStore,
+    registry: PartyRegistry,
 ) -> list[Problem]:
-    """Every reason the signature is not `identity`'s; empty when it is."""
+    """Every reason the signature (or the certificate presented for it) is not `identity`'s; empty when it is."""
     problems: list[Problem] = []
     from_identity = locate(signature.root, "Header/From/identity")
     if party is None:
@@ -47,7 +51,7 @@ def signer_problems(
     return problems
 
 
-def _key_info(signature: VerifiedSignature) -> str:
+def _key_info(signature: VerifiedSignature | PresentedCertificate) -> str:
     """Where the certificate was: the signature's KeyInfo (or the signature, when it carries none)."""
     found = signature.root.find(f"{{{DSIG}}}Signature/{{{DSIG}}}KeyInfo")
     return describe(found if found is not None else signature.root)

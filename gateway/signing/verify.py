@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -49,11 +49,26 @@ from gateway.signing.keys import (
 )
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
+MAX_CERTIFICATE_BYTES = 16 * 1024  # the default of [intake] max_certificate_bytes
+MAX_INCLUSIVE_PREFIXES = 16  # real PrefixLists name a few; each costs a lookup on every element
 _XML_WHITESPACE = str.maketrans("", "", " \t\r\n")  # base64 may be wrapped with XML white space only
 
 
 def _ds(local: str) -> str:
     return f"{{{DSIG}}}{local}"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedCertificate:
+    """The signing certificate KeyInfo presents, before anything is verified with it."""
+
+    root: etree._Element
+    certificate: x509.Certificate
+    certificate_der: bytes
+    intermediates: tuple[bytes, ...]
+
+
+Admission = Callable[[PresentedCertificate], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +106,19 @@ def find_signature(root: etree._Element) -> etree._Element:
 def verify_envelope(
     root: etree._Element,
     fallback_certificates: Sequence[x509.Certificate] = (),
+    max_certificate_bytes: int = MAX_CERTIFICATE_BYTES,
+    admit: Admission | None = None,
 ) -> VerifiedSignature:
     """Verify the envelope's signature cryptographically, or raise `Rejected`.
 
     Trust in the certificate (chain, validity, registration) is judged elsewhere;
     this function answers only "did the holder of this key sign exactly this tree?".
     When KeyInfo carries no certificate, `fallback_certificates` (the sending
-    party's registered ones) are tried instead.
+    party's registered ones) are tried instead. Everything that is cheap to check (the
+    profile, the algorithms, the certificates' size and form) is checked before the
+    document is canonicalised and digested; so is `admit`, given the certificate KeyInfo
+    presents (the caller's cheap checks: is it registered to the sender, does it chain to an
+    anchor), which raises `Rejected` to stop there.
     """
     signature = find_signature(root)
     signed_info, signature_value, key_info = _signature_parts(signature)
@@ -105,6 +126,10 @@ def verify_envelope(
     transforms_element, digest_method, digest_value = _reference_parts(reference)
     transforms_c14n, inclusive_prefixes = _reference_transforms(reference, transforms_element)
     digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
+    embedded = _embedded_certificates(key_info, max_certificate_bytes)
+    if embedded and admit is not None:
+        (der, certificate), *others = embedded
+        admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
 
     with signature_detached(signature):
         signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
@@ -118,7 +143,6 @@ def verify_envelope(
             _path(reference),
         )
 
-    embedded = _embedded_certificates(key_info)
     candidates = embedded[:1] or [(der_of(c), c) for c in fallback_certificates]
     if not candidates:
         raise Rejected.of(
@@ -272,16 +296,27 @@ def _prefix_list(method: Canonicalization, element: etree._Element) -> list[str]
     inclusive = element.find(f"{{{EXC_C14N_NS}}}InclusiveNamespaces")
     if inclusive is None:
         return None
-    # "#default" names the default namespace (Exclusive C14N 1.0, section 3); libxml2 takes it as is.
-    return (inclusive.get("PrefixList") or "").split()
+    # "#default" names the default namespace (Exclusive C14N 1.0, section 3).
+    prefixes = (inclusive.get("PrefixList") or "").split()
+    if len(prefixes) > MAX_INCLUSIVE_PREFIXES:  # each one is looked up on every element canonicalised
+        raise Rejected.of(
+            ErrorCode.SIGNATURE_PROFILE,
+            f"an InclusiveNamespaces PrefixList names {len(prefixes)} prefixes; at most {MAX_INCLUSIVE_PREFIXES} are allowed",
+            _path(inclusive),
+        )
+    return prefixes
 
 
-def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes, x509.Certificate]]:
+def _embedded_certificates(key_info: etree._Element | None, max_bytes: int) -> list[tuple[bytes, x509.Certificate]]:
     if key_info is None:
         return []
     certificates = []
     for element in key_info.iterfind(f"{_ds('X509Data')}/{_ds('X509Certificate')}"):
+        if len(element.text or "") > 2 * max_bytes:  # refuse a huge one before decoding it
+            raise _too_large(element, max_bytes)
         der = _base64(element, "X509Certificate")
+        if len(der) > max_bytes:
+            raise _too_large(element, max_bytes)
         try:
             certificates.append((der, read_certificate(der)))
         except CertificateUnreadable as exc:
@@ -289,6 +324,12 @@ def _embedded_certificates(key_info: etree._Element | None) -> list[tuple[bytes,
                 ErrorCode.CERTIFICATE_INVALID, f"X509Certificate cannot be read: {exc}", _path(element)
             ) from None
     return certificates
+
+
+def _too_large(element: etree._Element, max_bytes: int) -> Rejected:
+    return Rejected.of(
+        ErrorCode.CERTIFICATE_TOO_LARGE, f"an X509Certificate is larger than {max_bytes:,} bytes", _path(element)
+    )
 
 
 def _check_key(certificate: x509.Certificate, algorithm: SignatureAlgorithm) -> None:

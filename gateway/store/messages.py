@@ -8,14 +8,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.envelope import Header
 from gateway.errors import Problem
 from gateway.lifecycle import INBOUND, MessageStatus, Step, entered, history, transition, transition_many
 from gateway.store.engine import writing
-from gateway.store.tables import messages, rejections
+from gateway.store.tables import messages, purged_messages, rejections
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +73,23 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What is left of a purged message (gateway/retention/purge.py)."""
+
+    digest: str
+    receipt_digest: str
+    received_at: dt.datetime
+    archive: str
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
-    """The outcome of recording: a new row, an identical resend, or a conflicting one."""
+    """The outcome of recording: a new row, an identical resend, a conflicting one, or a resend of a purged one."""
 
     pk: int | None
     receipt: bytes | None  # the original receipt, for an identical resend
     conflict: bool = False
+    purged: Tombstone | None = None  # the message was received before and purged since (conflict: other bytes)
 
     @property
     def new(self) -> bool:
@@ -138,6 +149,7 @@ class MessageStore:
         with writing(self.engine) as connection:
             result = connection.execute(self._insert_new, rows)
             inserted = {(row.sender, row.message_id): row.id for row in result}
+            purged = _purged(connection, inserted)  # received long ago, archived and purged since: not new
             # pop: a repeat within the batch is a resend of the first
             new_pks = [inserted.pop((new.sender, new.message_id), None) for new, _ in batch]
             # each entered through its door, when it was received
@@ -146,14 +158,19 @@ class MessageStore:
                 actor=messages.c.door, at=messages.c.received_at,
             )
         return [
-            Recorded(pk, None) if pk is not None else self._existing(new)
+            _resent_after_purge(new, purged[key])
+            if (key := (new.sender, new.message_id)) in purged
+            else Recorded(pk, None) if pk is not None else self._existing(new)
             for pk, (new, _) in zip(new_pks, batch, strict=True)
         ]
 
     def _existing(self, new: NewMessage) -> Recorded:
         """The outcome for a message whose (sender, message_id) is already stored."""
         with self.engine.connect() as connection:
-            existing = connection.execute(_FIND_EXISTING, {"sender": new.sender, "message_id": new.message_id}).one()
+            key = {"sender": new.sender, "message_id": new.message_id}
+            existing = connection.execute(_FIND_EXISTING, key).one_or_none()
+            if existing is None:  # purged between the insert that met it and this read
+                return _resent_after_purge(new, _purged_since(connection, new.sender, new.message_id))
         if hmac.compare_digest(existing.digest, new.digest):
             return Recorded(existing.id, existing.receipt)
         return Recorded(existing.id, None, conflict=True)
@@ -312,6 +329,39 @@ _STORED_COLUMNS = (
     messages.c.revocation_status,
     messages.c.revocation_source,
 )
+
+
+def _purged(connection: Connection, inserted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Tombstone]:
+    """The tombstones of the messages just inserted, whose rows are taken out again (the batch's transaction).
+
+    Checked in the transaction that inserts, after the insert: a purge that removes the same (sender,
+    messageId) commits either before (its tombstone is seen here) or after (the row it removes is the
+    original's, still there when this insert met it, so this one was a resend of a stored message).
+    """
+    if not inserted:
+        return {}
+    rows = connection.execute(
+        select(
+            purged_messages.c.sender, purged_messages.c.message_id, purged_messages.c.digest,
+            purged_messages.c.receipt_digest, purged_messages.c.received_at, purged_messages.c.archive,
+        ).where(tuple_(purged_messages.c.sender, purged_messages.c.message_id).in_(list(inserted)))
+    ).all()
+    found = {(row.sender, row.message_id): Tombstone(row.digest, row.receipt_digest, row.received_at, row.archive) for row in rows}
+    if found:
+        connection.execute(delete(messages).where(messages.c.id.in_([inserted.pop(key) for key in found])))
+    return found
+
+
+def _purged_since(connection: Connection, sender: str, message_id: str) -> Tombstone:
+    row = connection.execute(
+        select(purged_messages.c.digest, purged_messages.c.receipt_digest, purged_messages.c.received_at, purged_messages.c.archive)
+        .where(purged_messages.c.sender == sender, purged_messages.c.message_id == message_id)
+    ).one()
+    return Tombstone(*row)
+
+
+def _resent_after_purge(new: NewMessage, tombstone: Tombstone) -> Recorded:
+    return Recorded(None, None, conflict=not hmac.compare_digest(tombstone.digest, new.digest), purged=tombstone)
 
 
 _FACT_COLUMNS = tuple(column for column in messages.c if column.name not in ("body", "receipt"))

@@ -38,6 +38,15 @@ parties = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+party_suspensions = Table(
+    "party_suspensions",
+    metadata,
+    Column("party", String(64), ForeignKey("parties.identity"), primary_key=True),
+    Column("actor", String(128), nullable=False),  # operator:<login> who suspended it
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)  # an operator's suspension outlives a reload of parties.toml: sync_parties keeps such a party suspended
+
 party_certificates = Table(
     "party_certificates",
     metadata,
@@ -95,10 +104,12 @@ messages = Table(
     UniqueConstraint("sender", "message_id", name="uq_messages_sender_message_id"),
     Index("ix_messages_status_received", "status", "received_at"),
     Index("ix_messages_type", "document_type"),
-    # The console's searches (console/search.py), newest first: by reference, by time, by sender.
+    # The console's searches (console/search.py), newest first: by reference, time, sender, messageId, status.
     Index("ix_messages_reference", "reference"),
     Index("ix_messages_received", "received_at"),
     Index("ix_messages_sender_id", "sender", "id"),
+    Index("ix_messages_message_id", "message_id"),
+    Index("ix_messages_status_id", "status", "id"),
 )
 
 rejections = Table(
@@ -130,7 +141,7 @@ outbox = Table(
     Column("reference", String(64)),
     Column("pre_reference", String(64)),  # the messageId this one answers, if any
     Column("correlation_id", String(128), nullable=False),
-    Column("source", Id, ForeignKey("messages.id")),  # the inbound message that caused it, if any
+    Column("source", Id, ForeignKey("messages.id"), index=True),  # the inbound message that caused it, if any
     Column("body", LargeBinary, nullable=False),  # the exact signed bytes sent
     Column("status", String(16), nullable=False),  # gateway.lifecycle.OutboundStatus
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -165,4 +176,32 @@ message_history = Table(
     Column("actor", String(128), nullable=False),  # a component ("http", "worker", "delivery", ...) or "operator:<login>"
     Column("reason", Text),
     Index("ix_message_history_message", "kind", "message", "id"),
+)
+
+# What is left of an inbound message once it is purged (gateway/retention/purge.py): enough to recognise a
+# resend as a duplicate and to find the archive that holds its bytes and its receipt.
+purged_messages = Table(
+    "purged_messages",
+    metadata,
+    Column("sender", String(64), primary_key=True),
+    Column("message_id", String(36), primary_key=True),
+    Column("document_type", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the message's bytes, hex
+    Column("receipt_digest", String(64), nullable=False),  # SHA-256 of the signed receipt that was returned, hex
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("purged_at", DateTime(timezone=True), nullable=False),
+    Column("archive", String(255), nullable=False),  # the archive's file name
+)
+
+# The signed archives the purge wrote; a row is written with the purge that removed what the archive holds.
+archives = Table(
+    "archives",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the whole file
+    Column("messages", Integer, nullable=False),
+    Column("outbound", Integer, nullable=False),
+    Column("rejections", Integer, nullable=False),
 )

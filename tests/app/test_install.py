@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,12 @@ def test_init_keys_serve_and_submit_from_outside_the_checkout(
         assert "ACCEPTED" in submitted.stdout
         counted = run(installed, elsewhere, environment, "messages", "--count")
         assert counted.returncode == 0 and "ECOM_ORDER" in counted.stdout
+        assert gateway.wait_for_console(), "the operators' console must answer, its pages shipped in the package"
+        with urllib.request.urlopen(gateway.console_url + "/admin/login", timeout=5) as page:
+            login = page.read().decode()
+        assert '<html lang="vi">' in login and "Đăng nhập" in login  # the templates and the catalogue are installed
+        with urllib.request.urlopen(gateway.console_url + "/admin/static/console.css", timeout=5) as css:
+            assert css.status == 200 and b"font" in css.read()
     finally:
         gateway.stop()
         assembly = assemble(load_settings(config, environ=environment))

@@ -10,7 +10,7 @@ import pytest
 from console_support import API, PARTY, PASSWORD, log_in, parked
 from fastapi.testclient import TestClient
 from lxml import etree
-from rows import accept
+from rows import HTTP, accept
 from sqlalchemy import select, update
 from support import MessageFactory, wait_until
 
@@ -19,6 +19,7 @@ from console.context import Console
 from console.tables import audit_trail, console_sessions
 from customs.statistics import Period, report
 from gateway.lifecycle import MessageStatus, OutboundStatus
+from gateway.parties import read_parties_file, sync_parties
 from gateway.pipeline import Pipeline
 from gateway.services import Services
 from gateway.store.engine import writing
@@ -159,6 +160,9 @@ def test_statistics_are_the_reports_figures_and_health_sees_the_store_and_queues
     with console.services.engine.connect() as connection:
         assert figures == report(connection, Period(start, end)).document()
     assert figures["summary"]["messages_accepted"] == 1
+    soon = client.get(f"{API}/certificates", params={"within_days": 3650}).json()["items"]
+    assert soon and soon == sorted(soon, key=lambda c: c["not_after"]) and {"party", "days_to_expiry"} <= set(soon[0])
+    assert client.get(f"{API}/certificates", params={"within_days": 0}).json()["items"] == []
     health = client.get(f"{API}/health").json()
     assert health["ok"] and health["store"]["ok"] and health["broker"]["ok"]
     assert set(health["queues"]) == set(console.services.topology.queues())
@@ -180,3 +184,23 @@ def test_answers_are_kept_out_of_caches_and_frames_and_big_bodies_are_refused(cl
     headers = client.get(f"{API}/session").headers
     assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in headers["content-security-policy"]
+
+
+def test_a_suspended_party_is_refused_at_intake_until_reactivated_and_stays_suspended_across_a_reload(
+    client: TestClient, console: Console, pipeline: Pipeline, messages: MessageFactory
+) -> None:
+    services = console.services
+    csrf = log_in(client, "admin")
+    answer = client.post(f"{API}/parties/{PARTY}/suspend", json={"reason": "certificate compromised"}, headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 200, answer.text
+    sync_parties(services.engine, read_parties_file(services.settings.parties_file, services.settings.pki_dir))  # a restart
+    services.parties.refresh()
+    refused = pipeline.submit(messages.signed("ECOM_ORDER", PARTY), HTTP)
+    assert not refused.accepted and "PARTY_SUSPENDED" in refused.codes
+    assert client.get(f"{API}/parties/{PARTY}").json()["status"] == "suspended"
+    back = client.post(f"{API}/parties/{PARTY}/reactivate", json={"reason": "new certificate"}, headers={"X-CSRF-Token": csrf})
+    assert back.status_code == 200
+    assert client.post(f"{API}/parties/{PARTY}/reactivate", json={"reason": "twice"}, headers={"X-CSRF-Token": csrf}).status_code == 409
+    services.parties.refresh()
+    assert pipeline.submit(messages.signed("ECOM_ORDER", PARTY), HTTP).accepted
+    assert [action for _, action, _ in audit_actions(services)][-2:] == ["party.suspend", "party.reactivate"]

@@ -10,6 +10,8 @@ from support import write_config as write_test_config
 
 from gateway.config import DEFAULT_AMQP_URL, load_settings, write_config
 from gateway.exceptions import ConfigurationError
+from gateway.pipeline import structure_limits
+from gateway.xmlsafe import StructureLimits
 
 
 @pytest.fixture
@@ -102,6 +104,19 @@ def test_values_in_the_file_replace_the_defaults(tmp_path: Path, elsewhere: Path
     assert settings.db_url == "postgresql://db/gw"
     assert settings.clock_skew == dt.timedelta(seconds=30)
     assert (settings.log_format, settings.log_level) == ("console", "debug")
+
+
+def test_the_structural_limits_are_read_from_intake(tmp_path: Path, elsewhere: Path) -> None:
+    path = config_file(
+        tmp_path / "etc",
+        "[intake]\nmax_elements = 1000\nmax_attributes_per_element = 8\nmax_namespaces_per_element = 4\n"
+        "max_namespaces_in_scope = 6\nmax_certificate_bytes = 4096\n",
+    )
+
+    intake = load_settings(path, environ={}).intake
+
+    assert structure_limits(intake) == StructureLimits(1000, 8, 4, 6)
+    assert intake.max_certificate_bytes == 4096
 
 
 # --- the environment -----------------------------------------------------------------------

@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from support import MessageFactory
 
 from conformance import certificate_attacks
@@ -113,3 +112,17 @@ def test_a_weak_intermediate_is_refused_with_its_own_code(
     outcome = pipeline.submit(body, HTTP)
 
     assert outcome.status == 403 and "CERTIFICATE_CHAIN_WEAK" in outcome.codes, outcome.codes
+
+
+def test_an_unregistered_certificate_is_refused_before_the_document_is_digested(
+    messages: MessageFactory, pipeline: Pipeline
+) -> None:
+    """A changed document signed with a certificate nobody registered: the certificate is refused,
+    and the changed content is never reached (it would be SIGNATURE_DIGEST_MISMATCH)."""
+    stranger = CertificateAuthority.create("Nobody's CA").issue("Stranger", "NOBODY", "ec-p256")
+    body = client.sign(messages.envelope("ECOM_DECLARATION", SENDER), stranger)
+    changed = body.replace(b"</Envelope>", b"<!-- --></Envelope>").replace(b"<Body>", b"<Body> ", 1)
+
+    outcome = pipeline.submit(changed, HTTP)
+
+    assert outcome.codes == ("CERTIFICATE_UNTRUSTED", "CERTIFICATE_NOT_REGISTERED")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import MessageFactory
+from support import MessageFactory, write_config
 
 from conformance import certificate_attacks
 from gateway.pipeline import Pipeline, Transport
@@ -27,6 +27,12 @@ SENDER = "0309876543"
 CERTIFICATE_BYTES = 2 * 1024 * 1024
 REQUESTS = 30
 ALLOWED_GROWTH = 24 * 1024 * 1024  # against 60 MB of certificates sent
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pki_dir: Path, namespace: str) -> Path:
+    """Overrides conftest's: certificates up to 4 MiB get through, so that the caches are what is tested."""
+    return write_config(tmp_path / "config", pki_dir, namespace, intake={"max_certificate_bytes": 4 * 1024 * 1024})
 
 
 def resident_bytes() -> int:

@@ -342,3 +342,42 @@ def _wait_for_reader(fifo: Path, worker: threading.Thread, timeout: float) -> bo
         os.close(descriptor)
         return True
     return False
+
+
+# --- structural limits, judged while parsing ------------------------------------------------
+
+SMALL = xmlsafe.StructureLimits(
+    max_elements=10, max_attributes_per_element=3, max_namespaces_per_element=2, max_namespaces_in_scope=3
+)
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        (b"<a>" + b"<b/>" * 10 + b"</a>", ErrorCode.XML_ELEMENTS_LIMIT),
+        (b'<a x="1" y="2" z="3" w="4"/>', ErrorCode.XML_ATTRIBUTES_LIMIT),
+        (b'<a xmlns="u:0" xmlns:p="u:1" xmlns:q="u:2"/>', ErrorCode.XML_NAMESPACES_LIMIT),
+        (b'<a xmlns:p="u:1"><b xmlns:q="u:2"><c xmlns:r="u:3"><d xmlns:s="u:4"/></c></b></a>', ErrorCode.XML_NAMESPACES_IN_SCOPE_LIMIT),
+    ],
+    ids=["elements", "attributes", "namespaces per element", "namespaces in scope"],
+)
+def test_each_structural_limit_has_its_own_code(document: bytes, code: ErrorCode) -> None:
+    with pytest.raises(Rejected) as refused:
+        xmlsafe.parse(document, limits=SMALL)
+
+    assert [problem.code for problem in refused.value.problems] == [code]
+
+
+def test_a_document_at_every_limit_is_parsed() -> None:
+    at_limits = (
+        b'<a xmlns="u:0" xmlns:p="u:1" x="1" y="2" z="3">'
+        b'<b xmlns:q="u:2"><c/><c/><c/><c/><c/><c/><c/></b><d xmlns:r="u:3"/></a>'
+    )  # 10 elements, 3 attributes, 2 declarations on a, 3 in scope in b and in d
+
+    assert xmlsafe.parse(at_limits, limits=SMALL).tag == "{u:0}a"
+
+
+def test_namespaces_leave_scope_with_their_element() -> None:
+    siblings = b'<a xmlns:p="u:1">' + b'<b xmlns:q="u:2" xmlns:r="u:3"/>' * 5 + b"</a>"
+
+    assert len(xmlsafe.parse(siblings, limits=SMALL)) == 5

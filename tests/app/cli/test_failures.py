@@ -38,11 +38,14 @@ CONFIGURED = [
     ["operators", "disable", "nobody"],
     ["audit", "verify"],
     ["audit", "seal"],
+    ["purge"],
+    ["purge", "--dry-run"],
     ["db", "upgrade"],
     ["db", "current"],
 ]
 USE_THE_STORE = [
-    argv for argv in CONFIGURED if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit", "db"}
+    argv for argv in CONFIGURED
+    if argv[0] in {"serve", "messages", "read", "report", "outbox", "operators", "audit", "db", "purge"}
 ]
 NEED_A_CURRENT_STORE = [argv for argv in USE_THE_STORE if argv[0] != "db"]
 TAKE_A_FILE = [argv for argv in CONFIGURED if "{file}" in argv]

@@ -1,28 +1,13 @@
-"""Store fixtures: a MessageStore on the test's own empty store (`db_url`: SQLite and PostgreSQL)."""
+"""Store fixtures: messages to record (the store itself: tests/gateway/conftest.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
 
-from gateway.store.engine import make_engine
-from gateway.store.messages import MessageStore, NewMessage
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    built = make_engine(db_url)
-    yield built
-    built.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> MessageStore:
-    return MessageStore(engine)
+from gateway.store.messages import NewMessage
 
 
 @pytest.fixture

@@ -232,8 +232,9 @@ def test_recording_writes_the_first_history_row_by_the_door(store: MessageStore,
     assert moves(store, first[1].pk) == [(None, "accepted", "soap")]
 
 
-def test_recording_a_batch_and_its_history_is_two_statements(store: MessageStore, engine: Engine, make_message: Factory) -> None:
-    """The group commit's hot path: one INSERT of the messages, one INSERT ... SELECT of their first history rows."""
+def test_recording_a_batch_and_its_history_is_three_statements(store: MessageStore, engine: Engine, make_message: Factory) -> None:
+    """The group commit's hot path: one INSERT of the messages, one SELECT of the tombstones of those among them
+    that were purged before (gateway/retention), one INSERT ... SELECT of their first history rows."""
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
@@ -246,7 +247,7 @@ def test_recording_a_batch_and_its_history_is_two_statements(store: MessageStore
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
-    assert len(statements) == 2, statements
+    assert len(statements) == 3, statements
     assert all(len(store.timeline(r.pk)) == 1 for r in recorded)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,1 @@
+"""Retention: signed archives of what the store may forget, and the purge that removes it after archiving."""
