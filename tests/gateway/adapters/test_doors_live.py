@@ -97,6 +97,9 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "broker": True}
     wsdl = requests.get(url + "/soap?wsdl", timeout=10)
     assert wsdl.status_code == 200 and b"GatewayService" in wsdl.content and url.encode() in wsdl.content
+    certificates = requests.get(url + "/v1/certificates", timeout=10)
+    assert certificates.status_code == 200 and certificates.headers["Content-Type"] == "application/pem-certificate-chain"
+    assert certificates.content == services.keys.published() and b"BEGIN CERTIFICATE" in certificates.content
 
     accepted = requests.post(url + "/v1/messages", data=body, headers={"Content-Type": "application/xml"}, timeout=10)
     assert accepted.status_code == 200 and accepted.headers["X-Receipt-Status"] == "accepted"
