@@ -31,6 +31,7 @@ import pika.exceptions
 from setproctitle import setproctitle
 import structlog
 
+from app.registry_reload import RegistryWatcher
 from app.supervisor import Supervisor
 from app.wiring import Assembly, assemble
 from gateway import logs
@@ -66,6 +67,7 @@ def serve(config: str | None, role: str, bind: str | None) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    threading.Thread(target=RegistryWatcher(settings).run, args=(stopping,), name="registry-watcher", daemon=True).start()
     exit_status = Supervisor(ROLES[role], spawn, settings.supervisor, STOP_TIMEOUT_S).run(stopping)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("gateway stopped")

@@ -28,7 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from gateway.envelope import DSIG_NS, ENVELOPE_NS, qname
-from gateway.signing.algorithms import ENVELOPED_SIGNATURE, SHA256_DIGEST, Canonicalization, signature_algorithm_for
+from gateway.signing.algorithms import (
+    ENVELOPED_SIGNATURE,
+    EXC_C14N_NS,
+    SHA256_DIGEST,
+    Canonicalization,
+    signature_algorithm_for,
+)
 from gateway.signing.canonical import canonicalize
 from gateway.signing.keys import SigningIdentity, der_of
 from gateway.signing.pki import CertificateAuthority, PrivateKey
@@ -308,6 +314,7 @@ class SignatureRecipe:
     canonicalization: str = _C14N.uri  # of SignedInfo; an unknown URI is computed as exclusive c14n
     transforms: tuple[str, ...] = (ENVELOPED_SIGNATURE, _C14N.uri)
     reference_uri: str = ""
+    prefix_list: tuple[str, ...] = ()  # InclusiveNamespaces of every exclusive c14n ("#default" included)
 
     @classmethod
     def profile(cls, key_type: str) -> SignatureRecipe:
@@ -333,11 +340,11 @@ def append_signature(
     """
     target = root if referenced is None else referenced
     digest = hashes.Hash(recipe.digest_hash)
-    digest.update(canonicalize(target, _digest_canonicalization(recipe.transforms)))
+    digest.update(canonicalize(target, _digest_canonicalization(recipe.transforms), recipe.prefix_list))
 
     signature = etree.SubElement(root, _SIGNATURE, nsmap=_DS_NSMAP)
     signed_info = _ds(signature, "SignedInfo")
-    _ds(signed_info, "CanonicalizationMethod", Algorithm=recipe.canonicalization)
+    _with_prefix_list(_ds(signed_info, "CanonicalizationMethod", Algorithm=recipe.canonicalization), recipe)
     _ds(signed_info, "SignatureMethod", Algorithm=recipe.signature_method)
     reference = _ds(signed_info, "Reference", URI=recipe.reference_uri)
     if recipe.transforms:
@@ -346,17 +353,28 @@ def append_signature(
             transform = _ds(transforms, "Transform", Algorithm=uri)
             if uri == XPATH_TRANSFORM:
                 _ds(transform, "XPath", "not(ancestor-or-self::ds:Signature)")
+            if uri == recipe.transforms[-1]:
+                _with_prefix_list(transform, recipe)
     _ds(reference, "DigestMethod", Algorithm=recipe.digest_method)
     _ds(reference, "DigestValue", base64.b64encode(digest.finalize()).decode("ascii"))
 
     signed_info_c14n = Canonicalization.from_uri(recipe.canonicalization) or _C14N
-    value = _sign(key, canonicalize(signed_info, signed_info_c14n), recipe.signature_hash)
+    value = _sign(key, canonicalize(signed_info, signed_info_c14n, recipe.prefix_list), recipe.signature_hash)
     _ds(signature, "SignatureValue", base64.b64encode(value).decode("ascii"))
     if certificates is not None:
         x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
         for der in certificates:
             _ds(x509_data, "X509Certificate", base64.b64encode(der).decode("ascii"))
     return signature
+
+
+def _with_prefix_list(method: etree._Element, recipe: SignatureRecipe) -> None:
+    """The recipe's PrefixList under an exclusive canonicalisation method or transform."""
+    c14n = Canonicalization.from_uri(method.get("Algorithm"))
+    if recipe.prefix_list and c14n is not None and c14n.exclusive:
+        etree.SubElement(
+            method, f"{{{EXC_C14N_NS}}}InclusiveNamespaces", PrefixList=" ".join(recipe.prefix_list), nsmap={"ec": EXC_C14N_NS}
+        )
 
 
 def signed_to_recipe(

@@ -8,12 +8,14 @@ shared elements in the namespace of the common types: no module names a namespac
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from lxml import etree
 
 from gateway.schemas.catalogue import common_namespace
+from gateway.xsdtime import parse_zoned
 
 
 def prefixes(payload: etree._Element, prefix: str) -> dict[str, str]:
@@ -33,6 +35,16 @@ def required_text(element: etree._Element, path: str, namespaces: dict[str, str]
     if value is None:
         raise ValueError(f"{path} is missing from {element.tag}")
     return value
+
+
+def required_instant(element: etree._Element, path: str, namespaces: dict[str, str]) -> dt.datetime:
+    """The instant a zoned xs:dateTime at `path` names, read as XML Schema defines it (24:00:00 is the next
+    day's 00:00:00, any number of fraction digits): `datetime.fromisoformat` refuses values the schema accepts."""
+    text = required_text(element, path, namespaces)
+    moment = parse_zoned(text)
+    if moment is None:
+        raise ValueError(f"{path} is not a zoned xs:dateTime: {text!r}")
+    return moment
 
 
 def read_order(order: etree._Element) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from sqlalchemy import Connection, select, update
 from customs.alerts import raise_alert
 from customs.calendar import working_hours_between
 from customs.context import Context
-from customs.documents import optional_text, prefixes, required_text
+from customs.documents import optional_text, prefixes, required_instant, required_text
 from customs.notices.result import FUNCTION_OF_OUTCOME, NoticeItem, result_notice
 from customs.sharing import share
 from customs.state import DeclarationStatus, InspectionStatus, declarations, inspections
@@ -96,7 +96,7 @@ def read_result(content: etree._Element) -> InspectionResult:
     return InspectionResult(
         declaration=required_text(content, "ir:declarationNumber", ns),
         certificate=required_text(content, "ir:inspectionCertificateNumber", ns),
-        issued_at=dt.datetime.fromisoformat(required_text(content, "ir:issuedAt", ns)),
+        issued_at=required_instant(content, "ir:issuedAt", ns),
         items=tuple(
             ItemResult(
                 line=int(required_text(item, "ir:lineNumber", ns)),

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from customs.context import Context
 from customs.documents import optional_text, prefixes, required_text
 from customs.state import policy_entries
-from customs.timestamps import as_utc, as_utc_or_none, local_midnight
+from customs.timestamps import as_utc, as_utc_or_none, local_day_end, local_midnight
 from gateway.inbound import InboundMessage
 
 log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ def _entries(
     validity = {
         "effective_from": local_midnight(dt.date.fromisoformat(required_text(content, "pn:effectiveFrom", ns)), zone),
         "effective_to": (
-            local_midnight(dt.date.fromisoformat(effective_to) + dt.timedelta(days=1), zone) if effective_to else None
+            local_day_end(dt.date.fromisoformat(effective_to), zone) if effective_to else None
         ),
     }
     entries = content.find("pn:entries", ns)

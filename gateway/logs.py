@@ -49,7 +49,8 @@ def configure(format: str = "json", level: str = "info", component: str | None =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric_level)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    for chatty in ("pika", "alembic"):  # their INFO lines narrate connections and migration steps
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     if component:
         structlog.contextvars.bind_contextvars(component=component)

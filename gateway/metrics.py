@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 INTAKE = Counter(
     "gateway_intake_messages_total",
@@ -27,12 +31,35 @@ def observe_intake(door: str, outcome: str, seconds: float) -> None:
     INTAKE_SECONDS.labels(door).observe(seconds)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics page: aggregated over every process when PROMETHEUS_MULTIPROC_DIR is set."""
+def exposition(earliest_expiry: Mapping[str, dt.datetime] | None = None) -> tuple[bytes, str]:
+    """The metrics page: aggregated over every process when PROMETHEUS_MULTIPROC_DIR is set.
+
+    `earliest_expiry` (party -> the soonest notAfter of its certificates) is read from the
+    store when the page is asked for, so it is the same in every process and needs no timer.
+    """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
+        page = generate_latest(registry)
+    else:
+        from prometheus_client import REGISTRY
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        page = generate_latest(REGISTRY)
+    if earliest_expiry is not None:
+        page += generate_latest(_ExpiryCollector(earliest_expiry))
+    return page, CONTENT_TYPE_LATEST
+
+
+class _ExpiryCollector(Collector):
+    def __init__(self, earliest: Mapping[str, dt.datetime]) -> None:
+        self.earliest = earliest
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "gateway_certificate_expiry_timestamp_seconds",
+            "The earliest notAfter (Unix time) of each party's certificates and CAs, the gateway's own included",
+            labels=["party"],
+        )
+        for party, not_after in sorted(self.earliest.items()):
+            gauge.add_metric([party], not_after.timestamp())
+        yield gauge

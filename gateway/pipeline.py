@@ -60,7 +60,6 @@ from gateway.schemas.registry import DocumentType
 from gateway.services import Services
 from gateway.signing.binding import signer_problems
 from gateway.signing.revocation.policy import UNCHECKED, Verdict
-from gateway.signing.trust import CertificatePath
 from gateway.signing.verify import PresentedCertificate, VerifiedSignature, verify_envelope
 from gateway.store.messages import NewMessage, Recorded
 from gateway.xsdtime import parse_zoned
@@ -196,10 +195,15 @@ def verify(intake: Intake, services: Services) -> None:
     party = services.parties.get(identity)
 
     def admit(presented: PresentedCertificate) -> None:
-        """Before the document is canonicalised: the certificate is the sender's and is trusted."""
+        """Before the document is canonicalised: the certificate is the sender's and is trusted.
+
+        A certificate refused so is still asked about revocation (when its path is trusted), so
+        that a sender learns that its certificate is revoked even when it is not the registered one.
+        """
         problems = signer_problems(identity, party, presented, services.trust, services.parties)
         if problems:
-            raise Rejected(*problems)
+            revoked = revocation(presented, party, services)[1]
+            raise Rejected(*problems, *([revoked] if revoked else []))
 
     signature = verify_envelope(
         intake.root,
@@ -208,24 +212,35 @@ def verify(intake: Intake, services: Services) -> None:
         admit=admit,
     )
     problems = signer_problems(identity, party, signature, services.trust, services.parties)  # a registered one, when KeyInfo had none
+    intake.revocation, revoked = revocation(signature, party, services)
+    if revoked is not None:
+        problems.append(revoked)
     if problems:
         raise Rejected(*problems)
-    intake.revocation = revocation(signature, party, services)
     intake.signature, intake.party = signature, party
     # From here on only the verified tree is used: the one reference covers all of it
     # except the comments, which are not signed.
     intake.root = xmlsafe.without_comments(signature.root)
 
 
-def revocation(signature: VerifiedSignature, party: Party | None, services: Services) -> Verdict:
-    """The signer's revocation status (a trusted path exists: the binding checked it); rejects what the policy refuses."""
+def revocation(
+    signature: VerifiedSignature | PresentedCertificate, party: Party | None, services: Services
+) -> tuple[Verdict, Problem | None]:
+    """The signer's revocation status, and the problem its CA's policy sees in it.
+
+    Asked only of a certificate on a trusted path that is valid now (whoever it is
+    registered to, so a sender learns that its certificate is revoked even when it is
+    not the registered one): only a trusted CA's certificate can make the gateway ask
+    the OCSP responder it names.
+    """
     path = services.trust.path(signature.certificate_der, signature.intermediates, party.anchors if party else ())
-    assert isinstance(path, CertificatePath)
+    if isinstance(path, Problem) or path.validity_problem(dt.datetime.now(dt.UTC), services.trust.clock_skew):
+        return UNCHECKED, None
     verdict, policy = services.revocation.check(path.certificates)
     problem = verdict.problem(policy)
     if problem is not None:
-        raise Rejected(replace(problem, location=locate(signature.root, "Header/From/identity")))
-    return verdict
+        problem = replace(problem, location=locate(signature.root, "Header/From/identity"))
+    return verdict, problem
 
 
 def fresh(intake: Intake, services: Services) -> None:

@@ -112,7 +112,6 @@ class _ShapeCounter:
         self.elements = 0
         self.declared_here = 0  # namespace declarations seen since the last start tag: the next element's
         self.in_scope = 0
-        self.declared_by_open: list[int] = []
 
     def start_ns(self, prefix: str | None, uri: str) -> None:
         self.declared_here += 1
@@ -138,11 +137,10 @@ class _ShapeCounter:
                 f"element {self.elements} ({tag}) has {len(attrib):,} attributes; at most "
                 f"{self.limits.max_attributes_per_element} are allowed",
             )
-        self.declared_by_open.append(self.declared_here)
         self.declared_here = 0
 
-    def end(self, tag: str) -> None:
-        self.in_scope -= self.declared_by_open.pop()
+    def end_ns(self, prefix: str | None) -> None:
+        self.in_scope -= 1
 
     def close(self) -> None:
         return None
@@ -152,7 +150,16 @@ def check_structure(data: bytes, limits: StructureLimits) -> None:
     """Refuse a document whose shape passes `limits`, reading it once without building a tree.
 
     Syntax errors are left to `parse`, which reports them; only the limits are judged here.
+    The reading costs a Python call per element, so it is skipped when the bytes alone show
+    that no limit can be passed: an element takes at least 4 bytes (`<a/>`), an attribute
+    or a namespace declaration at least one "=", a namespace declaration the word "xmlns".
     """
+    if (
+        len(data) // 4 <= limits.max_elements
+        and data.count(b"=") <= limits.max_attributes_per_element
+        and data.count(b"xmlns") <= min(limits.max_namespaces_per_element, limits.max_namespaces_in_scope)
+    ):
+        return
     parser = etree.XMLParser(
         target=_ShapeCounter(limits), encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False
     )

@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.wiring import STATE_TABLES  # noqa: F401  (every table joins the store's metadata before it opens)
 from console import dashboard, search
@@ -116,13 +117,32 @@ def seed(engine: Engine, count: int, days: int, now: dt.datetime) -> dict[str, l
             if n % 997 == 0:
                 samples["message_id"].append(message_id)
                 samples["reference"].append(reference)
-        with engine.begin() as connection:
-            _enter(connection, INBOUND, rows, {MessageStatus.FAILED: lambda pk: pk % 1000 == 1}, MessageStatus.PROCESSED)
-            _enter(connection, OUTBOUND, sent, {OutboundStatus.PARKED: lambda pk: pk % 50 == 1}, OutboundStatus.DELIVERED)
-            for table, batch in ((rejections, rejected), (decisions, decided), (inspections, inspected)):
-                if batch:
-                    connection.execute(insert(table), batch)
+
+        def write(rows: list[dict[str, Any]] = rows, sent: list[dict[str, Any]] = sent,
+                  others: tuple[tuple[Any, list[dict[str, Any]]], ...] = ((rejections, rejected), (decisions, decided),
+                                                                           (inspections, inspected))) -> None:
+            with engine.begin() as connection:
+                _enter(connection, INBOUND, rows, {MessageStatus.FAILED: lambda pk: pk % 1000 == 1}, MessageStatus.PROCESSED)
+                _enter(connection, OUTBOUND, sent, {OutboundStatus.PARKED: lambda pk: pk % 50 == 1}, OutboundStatus.DELIVERED)
+                for table, batch in others:
+                    if batch:
+                        connection.execute(insert(table), batch)
+
+        _surviving_restarts(write)
     return samples
+
+
+def _surviving_restarts(batch: Callable[[], None], attempts: int = 60) -> None:
+    """Write one batch (one transaction); if the database restarts under it (a shared server), wait and write it
+    again: the interrupted transaction left nothing behind."""
+    for attempt in range(attempts):
+        try:
+            batch()
+            return
+        except (OperationalError, DBAPIError) as exc:
+            if attempt == attempts - 1 or not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                raise
+            time.sleep(2)
 
 
 def _enter(connection: Connection, lifecycle: Lifecycle, rows: list[dict[str, Any]],

@@ -14,13 +14,14 @@ from rich.markup import escape
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import audit, db, messages, operators, outbox, pull, read, report, retention
+from app.cli import audit, certs, db, messages, operators, outbox, parties, pull, read, report, retention
 from app.cli.output import console, errors, write_json, write_raw
 from gateway import logs
 from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, Rejected
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import published_ders
 from gateway.store.schema import SchemaMismatch
 
 
@@ -139,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     db.register(commands)
+    certs.register(commands)
+    parties.register(commands)
     messages.register(commands)
     read.register(commands)
     report.register(commands)
@@ -273,7 +276,7 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         submission = client.post_http(args.url, body)
     trust = TrustStore.from_files(settings.trust_anchors, settings.clock_skew)
-    gateway_cert = client.certificate_der(settings.party_cert(settings.gateway.identity))
+    gateway_cert = published_ders(settings.pki_dir, settings.gateway.identity)
     try:
         receipt = client.read_receipt(submission.receipt, trust, gateway_cert)
     except client.ReceiptError as exc:

@@ -5,7 +5,8 @@
 
 ID is the store's row number or a messageId (`--sender` picks one when several
 parties used the same messageId). `show` exits 1 when no message (or more than
-one) answers to ID; `--json` prints one JSON object for scripts.
+one) answers to ID, saying first when a purged message had that messageId and which archive holds it;
+`--json` prints one JSON object for scripts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from rich.markup import escape
 from rich.table import Table
 
 from app.cli.output import console, write_json
@@ -79,8 +81,16 @@ def _show(args: argparse.Namespace) -> int:
     try:
         found = store.find(row_key(args.id), args.sender)
         steps = store.timeline(found[0]["id"]) if len(found) == 1 else []
+        purged = store.tombstones(args.id, args.sender) if not found else []
     finally:
         store.engine.dispose()
+    for tombstone in purged:
+        console.print(
+            f"messageId {escape(args.id)} from {escape(tombstone['sender'])} was received "
+            f"{tombstone['received_at']:%Y-%m-%d %H:%M:%S} and purged {tombstone['purged_at']:%Y-%m-%d %H:%M:%S}; "
+            f"its bytes, receipt and timeline are in archive {escape(tombstone['archive'])}",
+            soft_wrap=True,
+        )
     if not found:
         console.print(f"[red]no stored message {args.id}{f' from {args.sender}' if args.sender else ''}[/red]")
         return 1

@@ -22,10 +22,12 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from conformance import attacks, certificate_attacks
 from conformance.suite import spec
 from conformance.suite.model import SenderSpec, Unavailable
+from conformance.suite.ocsp_responder import OcspResponder
 from gateway.parties import read_parties_file
 from gateway.signing.keys import SigningIdentity, load_certificates
 from gateway.signing.pki import CertificateAuthority, PrivateKey, issue_certificate, name, new_key
@@ -45,6 +47,8 @@ SIGNERS: dict[str, str] = {
     "not-yet-valid": "a certificate from the trusted CA that becomes valid in two days",
     "not-for-signing": "a CA certificate from the trusted CA (key usage: certificate signing only)",
     "via-intermediate": "a certificate from an intermediate CA that the trusted CA certified",
+    "revoked": "a certificate from the trusted CA that names an OCSP responder (run by the suite on 127.0.0.1) "
+    "answering that it is revoked",
     "weak-intermediate": "a certificate from an RSA-1024 intermediate CA that the trusted CA certified",
 }
 """Whose key signs a step, by the name a case gives (`Step.signer`)."""
@@ -88,6 +92,7 @@ class Credentials:
         self._minted: dict[tuple[str, str], SigningIdentity] = {}
         self._fresh_keys: dict[str, PrivateKey] = {}
         self._untrusted_ca: CertificateAuthority | None = None
+        self._responder: OcspResponder | None = None
 
     @classmethod
     def load(
@@ -166,7 +171,7 @@ class Credentials:
             if not others:
                 raise Unavailable(f"needs the key of a second registered party: {self._where_identities()}")
             return self.identities[others[0]]
-        if kind in _ANCHOR_MINTERS and self.anchor is None:
+        if kind in _NEEDS_ANCHOR and self.anchor is None:
             raise Unavailable(f"needs {SIGNERS[kind]}: put the trust anchor's private key (ca.key.pem) in --identities")
         if (kind, sender) not in self._minted:
             self._minted[kind, sender] = self._mint(kind, self.identities[sender], sender)
@@ -189,7 +194,24 @@ class Credentials:
         if kind == "foreign-ca":
             return self._foreign_ca().issue(label, uid, key_kind(like))
         assert self.anchor is not None
+        if kind == "revoked":
+            return self._revoked(label, uid, key_kind(like))
         return _ANCHOR_MINTERS[kind](self.anchor, label, uid, key_kind(like))
+
+    def _revoked(self, label: str, uid: str, kind: str) -> SigningIdentity:
+        """A certificate from the anchor whose OCSP responder (this run's, started once) says it is revoked."""
+        assert self.anchor is not None
+        if self._responder is None:
+            self._responder = OcspResponder(self.anchor)
+        key = new_key(kind)
+        aia = x509.AuthorityInformationAccess(
+            [x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self._responder.url))]
+        )
+        certificate = issue_certificate(
+            name(label, uid=uid), key.public_key(), self.anchor.key, self.anchor.certificate.subject, extensions=(aia,)
+        )
+        self._responder.revoked.add(certificate.serial_number)
+        return SigningIdentity(key, certificate)
 
     def _foreign_ca(self) -> CertificateAuthority:
         if self._untrusted_ca is None:
@@ -245,6 +267,7 @@ _ANCHOR_MINTERS: dict[str, Callable[[CertificateAuthority, str, str, str], Signi
     "via-intermediate": _via_intermediate,
     "weak-intermediate": lambda ca, label, uid, kind: certificate_attacks.weak_intermediate(ca, label, uid),
 }
+_NEEDS_ANCHOR = {*_ANCHOR_MINTERS, "revoked"}  # "revoked" is minted by Credentials, which runs its responder
 
 
 def _identities_in(directory: Path) -> dict[str, SigningIdentity]:

@@ -235,6 +235,7 @@ def _signature(data: Mapping[str, Any], where: str) -> SignatureSpec:
         reference=table.take("reference", str, defaults.reference),
         value_key=table.take("value_key", str, defaults.value_key),
         key_info=table.take("key_info", str, defaults.key_info),
+        prefix_list=tuple(table.take("prefix_list", list, list(defaults.prefix_list))),
     )
     table.finish()
     try:

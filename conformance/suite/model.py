@@ -106,7 +106,9 @@ class SignatureSpec:
     signing key's type ("mismatched" names the other key type's method);
     `reference` is "whole" (``URI=""``), "header-by-id" or a literal URI for the
     whole envelope; `value_key` "fresh" signs with a new key while KeyInfo
-    carries the signer's certificate; `key_info` is "chain", "leaf" or "none".
+    carries the signer's certificate; `key_info` is "chain", "leaf" or "none";
+    `prefix_list` is an InclusiveNamespaces PrefixList given to every exclusive
+    canonicalisation (SignedInfo's and the Reference's), `#default` included.
     """
 
     method: str = "sha256"
@@ -116,6 +118,7 @@ class SignatureSpec:
     reference: str = "whole"
     value_key: str = "signer"
     key_info: str = "chain"
+    prefix_list: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def recipe(spec: SignatureSpec, key_type: str) -> attacks.SignatureRecipe:
         canonicalization=CANONICALIZATIONS.get(spec.c14n, spec.c14n),
         transforms=tuple(TRANSFORMS.get(transform, transform) for transform in spec.transforms),
         reference_uri={"whole": "", "header-by-id": f"#{HEADER_ID}"}.get(spec.reference, spec.reference),
+        prefix_list=spec.prefix_list,
     )
 
 

@@ -16,6 +16,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from gateway.adapters.http import XML_TYPES
+from gateway.adapters.reply_to import may_reply_to
 from gateway.broker.consumer import ConsumerLoop
 from gateway.broker.publisher import Published
 from gateway.errors import ErrorCode, Problem
@@ -48,7 +49,12 @@ class AmqpDoor:
         correlation_id = properties.correlation_id or properties.message_id
         transport = Transport("amqp", correlation_id, properties.app_id)
         outcome = self._intake(body, properties, transport)
-        if properties.reply_to:
+        if properties.reply_to and not may_reply_to(properties.reply_to):
+            log.warning(
+                "reply_to refused: not a queue the sender may own; receipt kept in the store only",
+                reply_to=properties.reply_to[:255], correlation_id=correlation_id, message_id=outcome.message_id,
+            )
+        elif properties.reply_to:
             delivered = Published.OK is self.pipeline.services.publisher().publish(
                 "",
                 properties.reply_to,

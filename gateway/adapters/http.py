@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import text
 
 from gateway import metrics
+from gateway.signing.expiry import certificates_in_use, earliest_expiry
 from gateway.adapters import soap
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport, too_large
@@ -123,7 +124,9 @@ class GatewayApp:
         return _respond(start_response, 200 if ready else 503, body, "application/json")
 
     def metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        body, content_type = metrics.exposition()
+        services = self.pipeline.services
+        own = (services.settings.gateway.identity, services.keys.current.certificate)
+        body, content_type = metrics.exposition(earliest_expiry(certificates_in_use(services.parties.all(), own)))
         return _respond(start_response, 200, body, content_type)
 
     def _store_ready(self) -> bool:

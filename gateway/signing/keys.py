@@ -22,27 +22,27 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-_DECODED: BoundedCache[x509.Certificate] = BoundedCache(max_bytes=4 * 1024 * 1024)
-
-
-def certificate_from_der(der: bytes) -> x509.Certificate:
-    """Decode a DER certificate; cached (bounded in bytes), because the same few certificates arrive all day."""
-    return _DECODED.get(der, len(der), lambda: x509.load_der_x509_certificate(der))
-
-
 class CertificateUnreadable(ValueError):
     """A certificate some part of which (DER, a name, an extension, the key) cannot be decoded."""
 
 
-def read_certificate(der: bytes) -> x509.Certificate:
-    """Decode every part of an untrusted DER certificate now, or raise `CertificateUnreadable`.
+_DECODED: BoundedCache[x509.Certificate] = BoundedCache(max_bytes=4 * 1024 * 1024)
+
+
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """Decode every part of a DER certificate now, or raise `CertificateUnreadable`.
 
     cryptography decodes names, extensions and the key lazily and raises whatever it
     finds (ValueError, DuplicateExtension, UnsupportedGeneralNameType...) wherever a part
     is first touched: in path building, in a log line. Touching every part here turns
-    each such failure into one certificate error at the door. Deliberately not cached:
-    it reads what anonymous requests carry.
+    each such failure into one certificate error where the certificate arrives. Cached,
+    because the same few certificates arrive all day, in a cache bounded in bytes, because
+    anonymous requests carry them too.
     """
+    return _DECODED.get(der, len(der), lambda: _decode_completely(der))
+
+
+def _decode_completely(der: bytes) -> x509.Certificate:
     try:
         certificate = x509.load_der_x509_certificate(der)
         certificate.subject.rfc4514_string()

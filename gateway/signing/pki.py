@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +55,9 @@ def issue_certificate(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     hash_algorithm: hashes.HashAlgorithm | None = None,
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> x509.Certificate:
-    """Issue (or self-sign, when `issuer` is None) a certificate for `public_key`."""
+    """Issue (or self-sign, when `issuer` is None) a certificate for `public_key`, with `extensions` (not critical)."""
     now = dt.datetime.now(dt.UTC)
     not_before = not_before or now - dt.timedelta(minutes=5)
     not_after = not_after or not_before + dt.timedelta(days=3650 if ca else 730)
@@ -85,6 +86,8 @@ def issue_certificate(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     return builder.sign(issuer_key, hash_algorithm or hashes.SHA256())
 
 

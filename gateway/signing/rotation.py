@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from gateway.exceptions import ConfigurationError
-from gateway.signing.keys import SigningIdentity
+from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.pki import PartyKeySpec, cert_path, key_path, load_ca, write_identity
 
 
@@ -62,6 +62,12 @@ class GatewayKeys:
         """The certificates partners should know: the current one, then the next one during a rotation (PEM)."""
         identities = [self.current] if self.next is None else [self.current, self.next]
         return b"".join(i.certificate.public_bytes(serialization.Encoding.PEM) for i in identities)
+
+
+def published_ders(directory: Path, identity: str) -> frozenset[bytes]:
+    """The DER of the gateway's current certificate and, during a rotation, of the next one: what may sign its receipts."""
+    files = [cert_path(directory, identity), cert_path(directory, next_name(identity))]
+    return frozenset(der_of(load_certificates(path)[0]) for path in files if path.exists())
 
 
 Signer = SigningIdentity | GatewayKeys

@@ -98,7 +98,7 @@ class TrustStore:
         anchors = self._anchors | {der: certificate_from_der(der) for der in party_anchor_ders}
         try:
             path = _search(anchors, leaf_der, intermediate_ders)
-        except ValueError as exc:  # certificates are decoded lazily: a malformed name or extension
+        except ValueError as exc:  # CertificateUnreadable: a malformed name, extension or key
             return Problem(ErrorCode.CERTIFICATE_INVALID, f"a certificate on the path cannot be read: {exc}")
         if isinstance(path, Problem):
             return path

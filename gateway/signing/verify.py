@@ -41,11 +41,11 @@ from gateway.signing.canonical import canonicalize, signature_detached
 from gateway.signing.exc_c14n import AmbiguousPrefix
 from gateway.signing.keys import (
     CertificateUnreadable,
+    certificate_from_der,
     der_of,
     key_type,
     key_weakness,
     public_key_of,
-    read_certificate,
 )
 
 _SIGNATURE = f"{{{DSIG}}}Signature"
@@ -318,7 +318,7 @@ def _embedded_certificates(key_info: etree._Element | None, max_bytes: int) -> l
         if len(der) > max_bytes:
             raise _too_large(element, max_bytes)
         try:
-            certificates.append((der, read_certificate(der)))
+            certificates.append((der, certificate_from_der(der)))
         except CertificateUnreadable as exc:
             raise Rejected.of(
                 ErrorCode.CERTIFICATE_INVALID, f"X509Certificate cannot be read: {exc}", _path(element)

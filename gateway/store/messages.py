@@ -272,6 +272,14 @@ class MessageStore:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def tombstones(self, message_id: str, sender: str | None = None) -> list[dict]:
+        """What is left of the purged messages with this messageId (of `sender` when given)."""
+        query = select(purged_messages).where(purged_messages.c.message_id == message_id)
+        if sender is not None:
+            query = query.where(purged_messages.c.sender == sender)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
     def timeline(self, pk: int) -> list[Step]:
         """The message's moves from state to state, oldest first."""
         with self.engine.connect() as connection:

@@ -1,4 +1,4 @@
-"""The store's tables. One metadata object; `create_all` is idempotent.
+"""The store's tables, in one metadata object; migrations build them (README, "Schema migrations").
 
 The `status` columns of `messages` and `outbox` belong to gateway/lifecycle.py,
 which lists their states and is the only writer of them (with `message_history`).

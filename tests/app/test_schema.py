@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, insert, select
+from sqlalchemy import Engine, MetaData, insert, select, text
 from support import previous_release_store
 
 from app.cli.main import main
@@ -143,3 +144,19 @@ def test_db_revision_writes_the_next_migration_for_a_change_in_code(
     source = written.read_text()
     assert f"down_revision = '{current}'" in source and "op.create_table('gadgets'" in source
     assert "drop_table" not in source.split("def downgrade")[0]  # nothing else differs
+
+
+def test_a_store_made_by_a_newer_release_is_refused(db_url: str, engine: Engine) -> None:
+    schema.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(schema.SchemaMismatch, match="which this gateway does not know"):
+        make_engine(db_url)
+
+
+def test_processes_starting_together_on_a_fresh_store_create_it_once(db_url: str, engine: Engine) -> None:
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:  # each opens its own engine, as processes do
+        for opened in pool.map(lambda _: make_engine(db_url), range(4)):
+            opened.dispose()
+    with engine.connect() as connection:
+        assert schema.stamped(connection) == schema.head()

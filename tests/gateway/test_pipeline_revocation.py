@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from conftest import assembled, settings_for
-from ocsp_responder import OcspResponder
+from conformance.suite.ocsp_responder import OcspResponder
 from support import MessageFactory, write_config
 
 from conformance import SAMPLE_SENDERS

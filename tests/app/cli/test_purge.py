@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def test_purge_dry_run_then_purge_then_verify_the_archive(
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
     engine = make_engine(db_url)
     store = MessageStore(engine)
-    inbound(store, age_days=1827), inbound(store, age_days=1827), inbound(store, age_days=1825)
+    purged = inbound(store, age_days=1827)
+    inbound(store, age_days=1827), inbound(store, age_days=1825)
     engine.dispose()
 
     assert main(["--config", config, "purge", "--dry-run"]) == 0
@@ -43,5 +45,8 @@ def test_purge_dry_run_then_purge_then_verify_the_archive(
     assert archive.startswith(str(tmp_path / "config" / "var" / "archive"))  # [retention] archive_dir, under var/
     assert main(["--config", config, "archive", "verify", archive]) == 0
     assert "valid; signed by" in capsys.readouterr().out
+    assert main(["--config", config, "messages", "show", purged.message_id]) == 1
+    shown = capsys.readouterr().out.replace("\n", "")
+    assert f"and purged {dt.datetime.now(dt.UTC):%Y-%m-%d}" in shown and f"in archive {Path(archive).name}" in shown
     assert main(["--config", config, "purge", "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("would purge 0 inbound")

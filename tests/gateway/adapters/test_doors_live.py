@@ -109,6 +109,15 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     metrics = requests.get(url + "/metrics", timeout=10).text
     assert 'gateway_intake_messages_total{door="http",outcome="accepted"}' in metrics
     assert 'outcome="REQUEST_TOO_LARGE"' in metrics
+    # the earliest expiry per party, the gateway's own certificate included (read from the store per scrape)
+    own = services.keys.current.certificate.not_valid_after_utc.timestamp()
+    expiry = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("gateway_certificate_expiry_timestamp_seconds{")
+    }
+    assert expiry[services.settings.gateway.identity] == own
+    assert {party.identity for party in services.parties.all()} <= set(expiry)
 
 
 def test_amqp_door_answers_a_bad_message_with_a_signed_rejection(live_gateway: Live, messages: MessageFactory) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gateway import xmlsafe
+from gateway import client, xmlsafe
 from gateway.envelope import PartyRef
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import ConfigurationError
 from gateway.receipts import ReceiptBuilder
 from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.pki import PartyKeySpec, init_pki
-from gateway.signing.rotation import GatewayKeys, finish, rotate
+from gateway.signing.rotation import GatewayKeys, finish, published_ders, rotate
 from gateway.signing.verify import verify_envelope
 
 GATEWAY = PartyKeySpec("VNECOMGW", "Rotation test gateway", "VN", "ec-p256")
@@ -65,6 +65,10 @@ def test_receipts_are_signed_by_the_next_key_once_it_has_taken_over(pki: Path) -
 
     signature = verify_envelope(xmlsafe.parse(receipt.body))
     assert keys.next is not None and signature.certificate_der == der_of(keys.next.certificate)
+    # a client that pins the gateway's certificates (gateway submit, pull) takes it during the overlap
+    assert client.read_receipt(receipt.body, None, published_ders(pki, GATEWAY.identity)).status == "REJECTED"
+    with pytest.raises(client.ReceiptError, match="registered certificate"):
+        client.read_receipt(receipt.body, None, der_of(keys.current.certificate))
 
 
 def test_a_second_rotation_is_refused_until_the_first_is_finished(pki: Path) -> None:

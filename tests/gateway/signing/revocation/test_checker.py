@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from ocsp_responder import OcspResponder
+from conformance.suite.ocsp_responder import OcspResponder
 
 from app.process import free_port
 from gateway.config import RevocationSettings

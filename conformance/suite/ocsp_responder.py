@@ -1,4 +1,5 @@
-"""A real OCSP responder on 127.0.0.1 for the tests, built with cryptography's OCSP builder.
+"""A real OCSP responder on 127.0.0.1, built with cryptography's OCSP builder: the conformance suite
+runs one for its `revoked` signer, and the tests use it (good, revoked, slow and down).
 
 It answers for one CA, signing with the CA's key; a test sets which serial numbers are
 revoked, how long it waits before answering (a slow responder), or stops it (a down one).

@@ -1,6 +1,6 @@
 """The signing certificate's revocation status and its source, stored with each message
 
-Revision ID: 0005_revocation
+Revision ID: 0003_revocation
 Revises: 0004_message_reference_indexes
 Create Date: 2026-12-04 12:50:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_revocation'
+revision = '0003_revocation'
 down_revision = '0004_message_reference_indexes'
 branch_labels = None
 depends_on = None
