@@ -12,7 +12,8 @@ has no preReference; its Subject/reference is the alert id.
 
 `check_rates` is a timer task: over fixed windows of `[alerts] window_s` it
 compares with the thresholds each registered sender's share of messages rejected
-at intake, and each declarant's share of decided declarations whose decision
+at intake (only rejections whose signature verified as that sender: anyone can claim
+one), and each declarant's share of decided declarations whose decision
 found an order mismatch; it warns once per party, kind and window.
 """
 
@@ -254,6 +255,7 @@ def _rejection_counts(tx: Connection, window: Window) -> tuple[dict[str, tuple[i
     rejected: Counter[str] = Counter()
     query = select(rejections.c.sender, rejections.c.codes).where(
         rejections.c.sender.is_not(None),
+        rejections.c.authenticated.is_(True),  # anyone can claim a sender: only its own verified messages count
         rejections.c.received_at >= window.start,
         rejections.c.received_at < window.end,
     )

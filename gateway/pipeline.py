@@ -500,6 +500,7 @@ class Pipeline:
                 problems=problems,
                 body=intake.body if len(intake.body) <= self.services.settings.http.max_body_bytes else None,
                 receipt=built.body,
+                authenticated=intake.signature is not None,  # set only once the signature verified as the sender
             )
         except SQLAlchemyError:
             log.warning("could not record the rejection", exc_info=True)

@@ -60,6 +60,7 @@ from gateway.schemas.registry import SchemaRegistry
 from gateway.services import Services
 from gateway.signing.keys import SigningIdentity
 from gateway.signing.pki import init_pki
+from gateway.signing.revocation.dev_crl import issue_crl
 
 STORES = ("sqlite", "postgresql")
 # Fixtures that reach RabbitMQ or PostgreSQL: a test using any of them is an integration test.
@@ -129,9 +130,10 @@ def live_parties_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pki_dir(tmp_path_factory: pytest.TempPathFactory, live_parties_file: Path) -> Path:
-    """A CA and a key and certificate for every party of config/parties.toml and for the PULLERS."""
+    """A CA (with its CRL, as `keys init` makes) and a key and certificate for every party of config/parties.toml and for the PULLERS."""
     directory = tmp_path_factory.mktemp("pki")
     init_pki(directory, [p.key_spec() for p in read_parties_file(live_parties_file, directory)])
+    issue_crl(directory)
     return directory
 
 

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    logs.configure("console", "warning")  # stdout carries only the command's output; `serve` configures its own
     try:
         return int(args.run(args) or 0)
     except SchemaMismatch as exc:
@@ -334,7 +335,6 @@ def _bench_console(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from app.cli.demo import run_demo
 
-    logs.configure("console", "warning")
     return run_demo(args)
 
 

@@ -14,7 +14,6 @@ import datetime as dt
 from pathlib import Path
 
 from app.cli.output import console, errors
-from gateway import logs
 from gateway.config import load_settings
 from gateway.retention.purge import Purger
 from gateway.retention.verify import ArchiveInvalid, verify_archive
@@ -36,7 +35,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def _purge(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    logs.configure("console", "warning")  # the summary below says what was done; problems go to stderr
     engine = make_engine(settings.db_url)
     try:
         purger = Purger.of(settings, engine)

@@ -188,13 +188,16 @@ class MessageStore:
         problems: Sequence[Problem],
         body: bytes | None,
         receipt: bytes,
+        authenticated: bool = False,
     ) -> None:
+        """Keep a rejection; `authenticated` when the signature verified as `sender` (else the sender is only claimed)."""
         with writing(self.engine) as connection:
             connection.execute(
                 insert(rejections).values(
                     received_at=received_at,
                     door=door,
                     sender=_clip(sender, 64),
+                    authenticated=authenticated,
                     message_id=_clip(message_id, 64),
                     document_type=_clip(document_type, 64),
                     correlation_id=_clip(correlation_id, 128),

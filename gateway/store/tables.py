@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -119,6 +121,8 @@ rejections = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, index=True),
     Column("door", String(8), nullable=False),
     Column("sender", String(64), index=True),  # as claimed; unverified when the signature failed
+    # whether the signature verified as `sender`: only such rejections count in a party's rates
+    Column("authenticated", Boolean, nullable=False, server_default=false()),
     Column("message_id", String(64)),
     Column("document_type", String(64)),
     Column("correlation_id", String(128)),

@@ -22,7 +22,7 @@ from gateway.pipeline import Pipeline, Transport
 from gateway.services import Services
 from gateway.signing.keys import fingerprint
 from gateway.signing.verify import verify_envelope
-from gateway.store.tables import outbox
+from gateway.store.tables import outbox, rejections
 from routing.table import RoutingTable, load_handler
 
 pytestmark = pytest.mark.stores("sqlite")  # business: SQLite; the PostgreSQL cross-checks are marked (tests/conftest.py)
@@ -178,10 +178,22 @@ def test_daily_windows_start_at_local_midnight_and_weekly_ones_on_monday() -> No
 # --- rates -----------------------------------------------------------------------------
 
 
-def reject(pipeline: Pipeline, messages: MessageFactory, claimed: str) -> None:
-    """A message that claims to come from `claimed` but is signed by another party's key."""
-    outcome = pipeline.submit(messages.sign(messages.envelope("ECOM_ORDER", claimed), LOGISTICS), Transport("http"))
-    assert not outcome.accepted and "CERTIFICATE_NOT_REGISTERED" in outcome.codes
+def reject(pipeline: Pipeline, messages: MessageFactory, party: str) -> None:
+    """A message signed by `party` itself whose payload its schema refuses: a rejection authenticated as `party`."""
+
+    def invalid(root: etree._Element) -> None:
+        content_element(root).find("{*}direction").text = "SIDEWAYS"
+
+    outcome = pipeline.submit(messages.signed("ECOM_ORDER", party, invalid), Transport("http"))
+    assert not outcome.accepted and "PAYLOAD_SCHEMA_INVALID" in outcome.codes, outcome.codes
+
+
+def impersonate(pipeline: Pipeline, messages: MessageFactory, claimed: str, signer: str | None = None) -> None:
+    """A message that claims to come from `claimed` but is signed by another party's key (or not at all)."""
+    root = messages.envelope("ECOM_ORDER", claimed)
+    body = messages.sign(root, signer) if signer else etree.tostring(root)
+    outcome = pipeline.submit(body, Transport("http"))
+    assert not outcome.accepted, outcome.codes
 
 
 @pytest.mark.stores("sqlite", "postgresql")  # raised once: ON CONFLICT, per dialect
@@ -193,7 +205,7 @@ def test_a_sender_whose_rejection_rate_passes_the_threshold_raises_one_alert_per
     reject(pipeline, messages, MARKETPLACE)
     reject(pipeline, messages, MARKETPLACE)
     accept(pipeline, messages, "ECOM_DECLARATION")  # 1 message: under min_messages, no rate
-    reject(pipeline, messages, "0312345678")  # 1 of 1 rejected, but too few to count
+    reject(pipeline, messages, LOGISTICS)  # 1 of 1 rejected, but too few to count
 
     assert in_context(services, check_rates) == 1
     assert in_context(services, check_rates) == 0  # the same window: already raised
@@ -208,8 +220,22 @@ def test_a_sender_whose_rejection_rate_passes_the_threshold_raises_one_alert_per
         "HQHCM OPS",
     )
     assert row["metrics"]["HITS"] == 2 and row["metrics"]["TOTAL"] == 5 and row["metrics"]["RATE"] == pytest.approx(0.4)
-    assert "2/5" in row["reasons"][0]["text"] and "CERTIFICATE_NOT_REGISTERED (2)" in row["reasons"][0]["text"]
+    assert "2/5" in row["reasons"][0]["text"] and "PAYLOAD_SCHEMA_INVALID (2)" in row["reasons"][0]["text"]
     assert sorted(recipient for recipient, _ in sent(services, "REJECTION_RATE")) == ["HQHCM", "OPS"]
+
+
+def test_rejections_only_claiming_a_party_do_not_count_in_its_rate(
+    pipeline: Pipeline, messages: MessageFactory, services: Services
+) -> None:
+    for _ in range(12):  # the issue's attack: envelopes that only claim From/identity
+        impersonate(pipeline, messages, MARKETPLACE)
+    for _ in range(4):
+        impersonate(pipeline, messages, MARKETPLACE, signer=LOGISTICS)
+    assert in_context(services, check_rates) == 0
+    assert alert_rows(services) == []
+    with services.engine.connect() as connection:
+        counted = connection.execute(select(rejections.c.authenticated, func.count()).group_by(rejections.c.authenticated)).all()
+    assert dict(counted) == {False: 16}
 
 
 def test_a_declarant_whose_mismatch_rate_passes_the_threshold_raises_an_alert(

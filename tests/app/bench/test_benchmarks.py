@@ -49,7 +49,7 @@ def test_a_bench_store_must_be_postgresql(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_bench_intake_prints_every_figure(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["--config", str(config_path), "bench", "intake", "--seconds", "2", "--rate", "20", "--clients", "4",
+    status = main(["--config", str(config_path), "bench", "intake", "--seconds", "4", "--rate", "20", "--clients", "4",
                    "--json"])
 
     figures = json.loads(capsys.readouterr().out)
