@@ -66,6 +66,7 @@ class ErrorCode(enum.Enum):
     # Schema
     ENVELOPE_SCHEMA_INVALID = (422, "the envelope does not conform to its schema")
     PAYLOAD_SCHEMA_INVALID = (422, "the payload does not conform to its document schema")
+    PAYLOAD_VALUE_UNSUPPORTED = (422, "a value the document schema allows is outside what the gateway processes")
     # Record
     DUPLICATE_CONFLICT = (409, "this message id was already used for different content")
     DUPLICATE_PURGED = (409, "this message was received and processed before, and has since been archived and purged")

@@ -17,6 +17,17 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+class _Stderr:
+    """Whatever sys.stderr is when a line is written: a command run in-process (tests, tools that capture
+    output) replaces sys.stderr and may close the one it replaced, which a logger must not keep."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(format: str = "json", level: str = "info", component: str | None = None) -> None:
     numeric_level = _LEVELS.get(level.lower(), logging.INFO)
     shared: list[structlog.types.Processor] = [
@@ -31,7 +42,7 @@ def configure(format: str = "json", level: str = "info", component: str | None =
         foreign_renderer: structlog.types.Processor = structlog.processors.JSONRenderer()
     else:
         processors = [*shared, structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
-        factory = structlog.PrintLoggerFactory(sys.stderr)
+        factory = structlog.PrintLoggerFactory(_Stderr())
         foreign_renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=processors,
@@ -39,7 +50,7 @@ def configure(format: str = "json", level: str = "info", component: str | None =
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr() if format != "json" else sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

@@ -97,8 +97,7 @@ def build_services(
     store = MessageStore(engine)
     parties = PartyRegistry(engine)
     us = PartyRef(gateway.identity, gateway.name, gateway.country)
-    revocation = RevocationChecker(settings.revocation, settings.clock_skew)
-    revocation.start()
+    revocation = RevocationChecker(settings.revocation, settings.clock_skew)  # its CRL timer starts at the first check
     push_recipients = tuple(sorted(p.identity for p in parties.all() if p.endpoint is not None))
     return Services(
         settings=settings,

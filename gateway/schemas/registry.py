@@ -11,8 +11,9 @@ must be a valid envelope of the type.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import xmlschema
@@ -26,6 +27,7 @@ from gateway.exceptions import ConfigurationError
 from gateway.locations import describe, xpath_of
 from gateway.namespaces import ENVELOPE_NS
 from gateway.schemas.catalogue import BUILTIN_PACKS, ENVELOPE_XSD, Catalogue, Definition
+from gateway.xsdtime import unsupported
 
 MAX_ERRORS = 100
 CONTENT_PATH = f"/env:Envelope/env:Body/env:Content (env = {ENVELOPE_NS})"
@@ -79,6 +81,29 @@ class DocumentType:
     def functions(self) -> frozenset[str]:
         return frozenset(self.definition.functions)
 
+    @cached_property
+    def temporal(self) -> dict[str, str]:
+        """The payload's elements holding dates or times: Clark name -> "date" or "dateTime".
+
+        Read from the XSD with xmlschema on the first message of the type (libxml2 does not tell
+        an element's type). A name declared with other types too is left out: its values are the
+        schema's alone to judge.
+        """
+        kinds: dict[str, set[str | None]] = {}
+        for element in _declared_elements(xmlschema.XMLSchema(str(self.definition.xsd), allow="local")):
+            kind = element.type.primitive_type.local_name if element.type.is_simple() else None
+            kinds.setdefault(element.name, set()).add(kind if kind in ("date", "dateTime") else None)
+        return {name: str(kind.pop()) for name, kind in kinds.items() if len(kind) == 1 and None not in kind}
+
+    def unsupported_values(self, payload: etree._Element) -> list[Problem]:
+        """Schema-valid dates and times the gateway cannot process (gateway.xsdtime), each a problem."""
+        problems = []
+        for element in payload.iter(*self.temporal) if self.temporal else ():
+            reason = unsupported(self.temporal[element.tag], element.text or "")
+            if reason is not None:
+                problems.append(Problem(ErrorCode.PAYLOAD_VALUE_UNSUPPORTED, reason, describe(element)))
+        return problems
+
 
 class SchemaRegistry:
     def __init__(self, envelope: Schema, catalogue: Catalogue, documents: dict[str, DocumentType]) -> None:
@@ -114,7 +139,7 @@ class SchemaRegistry:
                     describe(payload),
                 )
             ]
-        return document.schema.problems(payload, ErrorCode.PAYLOAD_SCHEMA_INVALID)
+        return document.schema.problems(payload, ErrorCode.PAYLOAD_SCHEMA_INVALID) or document.unsupported_values(payload)
 
     def _check_operator_type(self, document: DocumentType) -> None:
         """An operator's type that no message could pass is refused at start, not per message."""
@@ -158,6 +183,20 @@ def _unsatisfiable_wildcards(maps: xmlschema.XsdGlobals) -> list[str]:
         if not matching:
             found.append(", ".join(sorted(allowed)))
     return found
+
+
+def _declared_elements(schema: xmlschema.XMLSchema) -> Iterator[xmlschema.XsdElement]:
+    """Every element declaration of the schema and its imports, global or local, each once."""
+    seen: set[int] = set()
+    pending = list(schema.maps.elements.values())
+    while pending:
+        element = pending.pop()
+        if id(element) in seen or not isinstance(element, xmlschema.XsdElement):
+            continue
+        seen.add(id(element))
+        yield element
+        if not element.type.is_simple() and not element.type.has_simple_content():
+            pending.extend(element.iterchildren())
 
 
 def _problem(code: ErrorCode, entry: etree._LogEntry, validated: etree._Element) -> Problem:

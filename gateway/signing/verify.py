@@ -127,9 +127,11 @@ def verify_envelope(
     transforms_c14n, inclusive_prefixes = _reference_transforms(reference, transforms_element)
     digest_algorithm, expected_digest = _reference_digest(digest_method, digest_value)
     embedded = _embedded_certificates(key_info, max_certificate_bytes)
-    if embedded and admit is not None:
+    if embedded:
         (der, certificate), *others = embedded
-        admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
+        _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with its key first
+        if admit is not None:
+            admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
 
     with signature_detached(signature):
         signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
@@ -152,9 +154,7 @@ def verify_envelope(
         )
     signed_info_bytes = _canonical(signed_info, c14n_method, _prefix_list(c14n_method, c14n_element))
     for der, certificate in candidates:
-        if embedded:
-            _check_key(certificate, algorithm)  # the one certificate named: say what is wrong with it
-        elif not _usable(certificate, algorithm):
+        if not embedded and not _usable(certificate, algorithm):
             continue  # one of the party's registered certificates that cannot have made this signature
         if _signature_matches(certificate, algorithm, signed_info_bytes, signature_value):
             intermediates = tuple(der for der, _ in embedded[1:])

@@ -169,3 +169,26 @@ def test_an_inspection_result_issued_at_24_00_is_applied_as_the_next_days_midnig
     assert read_result(content_element(xmlsafe.parse(stored.body))).issued_at == dt.datetime(
         2026, 3, 12, tzinfo=dt.timezone(dt.timedelta(hours=7))
     )
+
+
+def _setting(local: str, text: str) -> Callable[[etree._Element], None]:
+    def edit(root: etree._Element) -> None:
+        (element,) = root.iter(f"{{*}}{local}")
+        element.text = text
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("document_type", "local", "text"),
+    [
+        ("INSPECTION_RESULT", "issuedAt", "9999-12-31T24:00:00Z"),  # the day after 9999-12-31
+        ("ECOM_ORDER", "orderDate", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("ECOM_ORDER", "orderDate", "9999-12-30T00:00:00Z"),  # the calendar's last UTC day
+    ],
+)
+def test_an_instant_the_gateway_cannot_represent_gets_its_own_rejection(
+    exchange, document_type: str, local: str, text: str  # type: ignore[no-untyped-def]
+) -> None:
+    outcome = exchange.offer(document_type, None, _setting(local, text))
+    assert (outcome.accepted, outcome.status, outcome.codes) == (False, 422, ("PAYLOAD_VALUE_UNSUPPORTED",))

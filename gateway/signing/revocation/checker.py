@@ -35,6 +35,7 @@ class RevocationChecker:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def policy_for(self, anchor: x509.Certificate) -> Policy:
         return Policy(self.settings.policy_for(anchor.fingerprint(hashes.SHA256()).hex()))
@@ -44,6 +45,8 @@ class RevocationChecker:
         policy = self.policy_for(path[-1])
         if policy is Policy.OFF or len(path) < 2:
             return UNCHECKED, policy
+        if self._thread is None:
+            self.start()
         moment = at or dt.datetime.now(dt.UTC)
         verdicts = [self._one(certificate, issuer, moment) for certificate, issuer in zip(path, path[1:], strict=False)]
         return max(verdicts, key=lambda verdict: _RANK[verdict.status]), policy
@@ -65,10 +68,17 @@ class RevocationChecker:
         )
 
     def start(self) -> None:
-        """Load the disk cache, then fetch on the timer (at once, then every refresh_s, sooner when a new point is seen)."""
-        self.crls.load_cache()
-        self._thread = threading.Thread(target=self._run, name="crl-refresh", daemon=True)
-        self._thread.start()
+        """Load the disk cache, then fetch on the timer (at once, then every refresh_s, sooner when a new point is seen).
+
+        Called by the first check, so a process that never takes a message (a CLI command) fetches nothing.
+        """
+        with self._starting:
+            if self._thread is not None:
+                return
+            self.crls.load_cache()
+            self.crls.refresh(files_only=True)  # local files at once, so the first message is checked with them
+            self._thread = threading.Thread(target=self._run, name="crl-refresh", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()

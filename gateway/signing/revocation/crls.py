@@ -88,15 +88,20 @@ class CrlStore:
         self._want_distribution_points(certificate)
         return None
 
-    def refresh(self) -> None:
-        """Fetch every source again (the timer's job); a source that fails keeps its last CRL."""
-        self.wanted.clear()
-        for source in list(self._sources):
+    def refresh(self, files_only: bool = False) -> None:
+        """Fetch every source again (the timer's job); a source that fails keeps its last CRL.
+
+        `files_only`: read the local files alone (at start, before the first check: no network).
+        """
+        if not files_only:
+            self.wanted.clear()
+        for source in [s for s in self._sources if not (files_only and "://" in s)]:
             try:
                 data = read_source(source, FETCH_TIMEOUT_S)
                 crl = parse_crl(data)
             except (FetchError, ValueError) as exc:
-                log.warning("CRL not fetched; the last one held stays", source=source, error=str(exc))
+                if "://" in source or Path(source).exists():  # a file not there is a CA that publishes none (yet)
+                    log.warning("CRL not fetched; the last one held stays", source=source, error=str(exc))
                 continue
             held = self._held.get(source)
             if held is not None and held.crl.last_update_utc > crl.last_update_utc:

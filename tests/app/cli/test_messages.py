@@ -62,8 +62,8 @@ def test_show_prints_the_header_facts_and_the_timeline(stored: StoredMessage, sh
         "id": str(stored.pk), "message id": stored.message_id, "sender": "0101234567", "door": "http",
         "status": "failed", "correlation id": "corr-show",
     }
-    # the test PKI's CA publishes no CRL and names no OCSP responder: under soft, unknown and accepted
-    assert facts["signer revocation"].strip() == "unknown (none)"
+    # the test PKI's CA publishes a CRL (as keys init makes it) that does not name the sender
+    assert facts["signer revocation"].strip() == "good (crl)"
     rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in out.splitlines() if line.startswith("│")]
     assert [row[1:4] for row in rows] == [["-", "accepted", "http"], ["accepted", "queued", "http"], ["queued", "failed", "worker"]]
     assert rows[1][4] == "the broker confirmed it"
@@ -79,7 +79,7 @@ def test_show_by_message_id_and_json_for_scripts(stored: StoredMessage, show) ->
     assert shown["message"]["id"] == stored.pk and shown["message"]["status"] == "failed"
     assert shown["message"]["last_error"] == "KeyError: '[bold red]x[/bold red]'"
     assert "body" not in shown["message"] and "receipt" not in shown["message"]
-    assert (shown["message"]["revocation_status"], shown["message"]["revocation_source"]) == ("unknown", "none")
+    assert (shown["message"]["revocation_status"], shown["message"]["revocation_source"]) == ("good", "crl")
     assert [(step["from"], step["to"], step["actor"]) for step in shown["timeline"]] == [
         (None, "accepted", "http"), ("accepted", "queued", "http"), ("queued", "failed", "worker"),
     ]

@@ -151,7 +151,7 @@ def test_a_slow_responder_costs_at_most_its_timeout(
     again = time.perf_counter() - started
 
     assert verdict.status is Status.UNKNOWN and verdict.source is Source.OCSP
-    assert first < 0.5 + 0.4  # the timeout, and a little
+    assert first < 0.5 + 1.0  # the timeout, and a little (far below the responder's 3 s)
     assert again < 0.05  # the failure is remembered for ocsp_failure_cache_s
     problem = verdict.problem(judged)
     if policy is Policy.SOFT:
@@ -234,4 +234,4 @@ def test_a_distribution_point_seen_at_intake_is_fetched_by_the_timer_not_at_inta
     verdict, _ = checking.check((certificate, ca.certificate))
 
     assert verdict.status is Status.UNKNOWN
-    assert checking.crls.wanted.is_set() and url in checking.crls.sources
+    assert url in checking.crls.sources  # for the timer (woken by `wanted`), which fetches it
