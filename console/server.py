@@ -57,7 +57,7 @@ class ConsoleServer:
                 with services.engine.connect() as connection:
                     last = audit.last_seal_at(connection)
                 if last is None or dt.datetime.now(dt.UTC) - as_utc(last) >= interval:
-                    head = audit.seal(services.engine, services.receipts.signer)
+                    head = audit.seal(services.engine, services.keys.current)
                     if head is not None:
                         log.info("audit trail sealed", head=head)
             except Exception:  # the store may be away for a while: try again at the next check

@@ -74,8 +74,14 @@ class ReceiptView:
         return tuple(code for code, _, _ in self.errors)
 
 
-def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der: bytes | None = None) -> ReceiptView:
-    """Verify a receipt's signature (and, when given, that the gateway's own certificate signed it)."""
+def read_receipt(
+    data: bytes, trust: TrustStore | None, gateway_certificate_der: bytes | frozenset[bytes] | None = None
+) -> ReceiptView:
+    """Verify a receipt's signature (and, when given, that the gateway's own certificate signed it).
+
+    `gateway_certificate_der`: the gateway's certificate, or during a rotation of its key both the
+    current and the next one (`gateway.signing.rotation.published_ders`).
+    """
     try:
         root = xmlsafe.parse(data)
         verified = verify_envelope(root)
@@ -85,7 +91,8 @@ def read_receipt(data: bytes, trust: TrustStore | None, gateway_certificate_der:
         problems = trust.check(verified.certificate_der, verified.intermediates)
         if problems:
             raise ReceiptError(f"the receipt's signer is not trusted: {problems[0].message}")
-    if gateway_certificate_der is not None and verified.certificate_der != gateway_certificate_der:
+    pinned = {gateway_certificate_der} if isinstance(gateway_certificate_der, bytes) else gateway_certificate_der
+    if pinned is not None and verified.certificate_der not in pinned:
         raise ReceiptError("the receipt is not signed with the gateway's registered certificate")
     return receipt_view(root, data)
 

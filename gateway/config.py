@@ -173,6 +173,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     trust_anchors: tuple[Path, ...] = ()
     revocation: RevocationSettings = field(default_factory=RevocationSettings)
+    next_key_from: dt.datetime | None = None  # [keys] next_from: when the gateway's next key starts signing
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     schema_packs: tuple[Path, ...] = ()
     parties_file: Path = Path("parties.toml")
@@ -261,6 +262,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             console=ConsoleSettings(**_with_env(raw.get("console", {}), "bind", env.get("GATEWAY_CONSOLE_BIND"))),
             trust_anchors=tuple(relative(p) for p in trust.get("anchors", ["{pki}/ca.pem"])),
             revocation=_revocation(raw.get("revocation", {}), relative, var_dir),
+            next_key_from=_zoned(config_path, "keys", "next_from", raw.get("keys", {}).get("next_from")),
             clock_skew=dt.timedelta(seconds=trust.get("clock_skew_s", 300)),
             schema_packs=tuple(relative(p) for p in raw.get("schemas", {}).get("packs", [])),
             parties_file=relative(raw.get("registry", {}).get("parties", "parties.toml")),
@@ -295,6 +297,19 @@ def _revocation(raw: dict[str, Any], relative: Callable[[str], Path], var_dir: P
     )
 
 
+def _zoned(path: Path, section: str, key: str, value: str | None) -> dt.datetime | None:
+    """An ISO 8601 date-time with its offset (a moment, not a wall-clock time), or None when not set."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ConfigurationError(f"{path}: [{section}] {key} must be a date-time with its offset, e.g. 2027-01-01T00:00:00+07:00, not {value!r}")
+    return moment
+
+
 def _directory(from_env: str | None, config_dir: Path, from_file: str | None, default: Path) -> Path:
     if from_env:
         return Path(from_env).resolve()
@@ -325,6 +340,7 @@ _SECTIONS: dict[str, dict[str, Kind | str]] = {
         "ocsp_failure_cache_s": NUMBER,
         "refresh_s": NUMBER,
     },
+    "keys": {"next_from": str},
     "registry": {"parties": str, "routes": str, "business": str, "risk": str, "partners": str},
     "schemas": {"packs": TEXT_LIST},
     "logging": {"format": str, "level": str},

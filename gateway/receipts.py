@@ -22,7 +22,7 @@ from gateway.envelope import ENVELOPE_NS, ENVELOPE_VERSION, Header, PartyRef
 from gateway.errors import Problem
 from gateway.schemas.catalogue import builtin
 from gateway.signing.algorithms import SHA256_DIGEST
-from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import Signer, signing_identity
 from gateway.signing.sign import serialize, sign_envelope
 
 RECEIPT = "RECEIPT"
@@ -53,7 +53,7 @@ class Receipt:
 class ReceiptBuilder:
     """Builds signed receipts on behalf of the gateway's identity."""
 
-    def __init__(self, gateway: PartyRef, signer: SigningIdentity) -> None:
+    def __init__(self, gateway: PartyRef, signer: Signer) -> None:
         self.gateway = gateway
         self.signer = signer
         self._from = _party(gateway)
@@ -116,7 +116,7 @@ class ReceiptBuilder:
         # Built as text (every value escaped) because it is several times faster than
         # element by element; the parser below is ours, and the result is schema-valid.
         root = etree.fromstring(document.encode("utf-8"), _PARSER)
-        sign_envelope(root, self.signer)
+        sign_envelope(root, signing_identity(self.signer))
         return Receipt(receipt_id, status == "ACCEPTED", serialize(root))
 
 

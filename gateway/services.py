@@ -22,8 +22,8 @@ from gateway.outbound.outbox import Outbox
 from gateway.parties import PartyRegistry, read_parties_file, sync_parties
 from gateway.receipts import ReceiptBuilder
 from gateway.schemas.registry import SchemaRegistry
-from gateway.signing.keys import SigningIdentity
 from gateway.signing.revocation.checker import RevocationChecker
+from gateway.signing.rotation import GatewayKeys
 from gateway.signing.trust import TrustStore
 from gateway.store.confirmations import ConfirmationMarker
 from gateway.store.engine import make_engine
@@ -51,6 +51,7 @@ class Services:
     revocation: RevocationChecker
     routes: Router
     topology: Topology
+    keys: GatewayKeys  # the gateway's own key(s): they sign receipts and outgoing messages
     receipts: ReceiptBuilder
     confirmations: ConfirmationMarker
     recorder: GroupCommitter
@@ -92,7 +93,7 @@ def build_services(
     if schemas is None:
         schemas = SchemaRegistry.load(settings.schema_packs)
     gateway = settings.gateway
-    signer = SigningIdentity.load(settings.party_key(gateway.identity), settings.party_cert(gateway.identity))
+    signer = GatewayKeys.load(settings.pki_dir, gateway.identity, settings.next_key_from)
     store = MessageStore(engine)
     parties = PartyRegistry(engine)
     us = PartyRef(gateway.identity, gateway.name, gateway.country)
@@ -114,6 +115,7 @@ def build_services(
             push_recipients,
             settings.delivery.retry_delays_ms() if push_recipients else (),
         ),
+        keys=signer,
         receipts=ReceiptBuilder(us, signer),
         confirmations=ConfirmationMarker(store),
         recorder=GroupCommitter(store),

@@ -42,6 +42,7 @@ from gateway.config import Settings, load_settings
 from gateway.envelope import qname
 from gateway.schemas.catalogue import builtin
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import published_ders
 from gateway.signing.trust import TrustStore
 from gateway.store.engine import make_engine
 from gateway.store.messages import MessageStore
@@ -52,7 +53,7 @@ class Demo:
         self.settings = settings
         self.url = url
         self.trust = TrustStore.from_files(settings.trust_anchors, settings.clock_skew)
-        self.gateway_cert = client.certificate_der(settings.party_cert(settings.gateway.identity))
+        self.gateway_cert = published_ders(settings.pki_dir, settings.gateway.identity)
         self._identities: dict[str, SigningIdentity] = {}
         self._soap: object | None = None
         self._amqp: client.AmqpClient | None = None

@@ -21,6 +21,7 @@ from gateway.client import ReceiptView
 from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, Rejected
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import published_ders
 from gateway.store.schema import SchemaMismatch
 
 
@@ -90,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("party", help="the party's identity")
     revoke.add_argument("--dir", type=Path, help="the PKI directory (default: $GATEWAY_PKI_DIR or var/pki)")
     revoke.set_defaults(run=_keys_revoke)
+    rotate = keys.add_parser("rotate", help="make the gateway's next key and certificate (see [keys] next_from)")
+    rotate.add_argument("--finish", action="store_true", help="the next key becomes the current one (after next_from)")
+    rotate.add_argument("--dir", type=Path, help="the PKI directory (default: $GATEWAY_PKI_DIR or var/pki)")
+    rotate.set_defaults(run=_keys_rotate)
 
     sign = commands.add_parser("sign", help="sign an envelope and print it")
     _signing_arguments(sign)
@@ -211,6 +216,31 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.signing import rotation
+    from gateway.signing.pki import PartyKeySpec, cert_path
+
+    settings = load_settings(args.config)
+    directory = (args.dir or settings.pki_dir).resolve()
+    gateway = settings.gateway
+    if args.finish:
+        identity = rotation.finish(directory, gateway.identity)
+        message = (
+            f"the next key is now the current one ({cert_path(directory, gateway.identity)}, expires "
+            f"{identity.certificate.not_valid_after_utc:%Y-%m-%d}); the old pair is {rotation.previous_name(gateway.identity)}.*; "
+            "remove [keys] next_from and restart the gateway"
+        )
+    else:
+        identity = rotation.rotate(directory, PartyKeySpec(gateway.identity, gateway.name, gateway.country, gateway.key_kind))
+        message = (
+            f"next key and certificate in {cert_path(directory, rotation.next_name(gateway.identity))} "
+            f"(expires {identity.certificate.not_valid_after_utc:%Y-%m-%d}); set [keys] next_from to the moment it takes over, "
+            "restart the gateway, and have partners fetch GET /v1/certificates before that moment"
+        )
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def _identity(args: argparse.Namespace) -> SigningIdentity:
     settings = load_settings(args.config)
     return SigningIdentity.load(args.key or settings.party_key(args.party), args.cert or settings.party_cert(args.party))
@@ -247,7 +277,7 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         submission = client.post_http(args.url, body)
     trust = TrustStore.from_files(settings.trust_anchors, settings.clock_skew)
-    gateway_cert = client.certificate_der(settings.party_cert(settings.gateway.identity))
+    gateway_cert = published_ders(settings.pki_dir, settings.gateway.identity)
     try:
         receipt = client.read_receipt(submission.receipt, trust, gateway_cert)
     except client.ReceiptError as exc:

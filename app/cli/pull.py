@@ -24,6 +24,7 @@ from gateway.outbound.pull import MESSAGE_ACK, MESSAGE_QUERY, ack_content, query
 from gateway.parties import read_parties_file
 from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import published_ders
 from gateway.signing.trust import TrustStore
 from gateway.signing.verify import verify_envelope
 
@@ -54,7 +55,7 @@ class Puller:
         self.composer = EnvelopeComposer(PartyRef(me.identity, me.name, me.country), signer, schemas)
         self.gateway = PartyRef(settings.gateway.identity, settings.gateway.name, settings.gateway.country)
         self.trust = TrustStore.from_files(settings.trust_anchors, settings.clock_skew)
-        self.gateway_cert = client.certificate_der(settings.party_cert(settings.gateway.identity))
+        self.gateway_cert = published_ders(settings.pki_dir, settings.gateway.identity)
         self.url = url
         self.soap = soap
 

@@ -31,5 +31,5 @@ def list_audit(
 def verify_audit(request: Request, _: Caller = guard(Permission.AUDIT)) -> dict[str, Any]:
     services = console_of(request).services
     with services.engine.connect() as connection:
-        result = audit.verify(connection, services.receipts.signer.certificate)
+        result = audit.verify(connection, services.keys.current.certificate)
     return dataclasses.asdict(result) | {"ok": result.ok}

@@ -291,7 +291,7 @@ def audit_page(
     services = console_of(request).services
     with services.engine.connect() as connection:
         found = search.audit_page(connection, window.window, actor=actor or None, action=action or None)
-        verification = audit.verify(connection, services.receipts.signer.certificate)
+        verification = audit.verify(connection, services.keys.current.certificate)
     return render(request, "audit.html", caller, page=found, verification=verification,
                   filters={"actor": actor, "action": action})
 

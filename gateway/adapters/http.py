@@ -3,6 +3,7 @@
     POST /v1/messages   a signed envelope as application/xml; the signed receipt comes back
     POST /soap          the SOAP 1.1/1.2 door (gateway/adapters/soap.py)
     GET  /soap?wsdl     its WSDL
+    GET  /v1/certificates  the gateway's certificates (PEM): the current one, and the next during a rotation
     GET  /healthz       the process is alive
     GET  /readyz        the store and the broker answer
     GET  /metrics       Prometheus metrics
@@ -52,6 +53,7 @@ class GatewayApp:
             ("/v1/messages", "POST"): self.post_message,
             ("/soap", "POST"): self.post_soap,
             ("/soap", "GET"): self.get_wsdl,
+            ("/v1/certificates", "GET"): self.get_certificates,
             ("/healthz", "GET"): self.healthz,
             ("/readyz", "GET"): self.readyz,
             ("/metrics", "GET"): self.metrics,
@@ -105,6 +107,11 @@ class GatewayApp:
         url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}/soap"
         return _respond(start_response, 200, soap.wsdl(url), "text/xml; charset=utf-8")
 
+    def get_certificates(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """What partners register to verify our receipts and messages (README, Rotating the gateway's key)."""
+        body = self.pipeline.services.keys.published()
+        return _respond(start_response, 200, body, "application/pem-certificate-chain")
+
     # --- operations --------------------------------------------------------
 
     def healthz(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -118,7 +125,7 @@ class GatewayApp:
 
     def metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         services = self.pipeline.services
-        own = (services.settings.gateway.identity, services.receipts.signer.certificate)
+        own = (services.settings.gateway.identity, services.keys.current.certificate)
         body, content_type = metrics.exposition(earliest_expiry(certificates_in_use(services.parties.all(), own)))
         return _respond(start_response, 200, body, content_type)
 

@@ -17,7 +17,7 @@ from gateway.envelope import ENVELOPE_NS, ENVELOPE_VERSION, PartyRef, content_el
 from gateway.errors import Problem
 from gateway.exceptions import InvalidOutboundMessage
 from gateway.schemas.registry import SchemaRegistry
-from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import Signer, signing_identity
 from gateway.signing.sign import serialize, sign_envelope
 
 
@@ -36,7 +36,7 @@ class Subject:
 
 
 class EnvelopeComposer:
-    def __init__(self, gateway: PartyRef, signer: SigningIdentity, schemas: SchemaRegistry) -> None:
+    def __init__(self, gateway: PartyRef, signer: Signer, schemas: SchemaRegistry) -> None:
         self.gateway = gateway
         self.signer = signer
         self.schemas = schemas
@@ -62,7 +62,7 @@ class EnvelopeComposer:
         body = etree.SubElement(envelope, _e("Body"))
         etree.SubElement(body, _e("Content")).append(_copy(content))
         self._check(envelope, subject.document_type)
-        sign_envelope(envelope, self.signer)
+        sign_envelope(envelope, signing_identity(self.signer))
         return Composed(message_id, serialize(envelope))
 
     def check(self, document_type: str, content: etree._Element) -> None:

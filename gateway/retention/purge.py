@@ -44,6 +44,7 @@ from gateway.config import RetentionSettings, Settings
 from gateway.lifecycle import INBOUND, OUTBOUND
 from gateway.retention.archive import CONTENTS, PARTIAL_SUFFIX, write_archive
 from gateway.signing.keys import SigningIdentity
+from gateway.signing.rotation import GatewayKeys
 from gateway.store.engine import writing
 from gateway.store.tables import archives, message_history, messages, outbox, processing, purged_messages, rejections
 
@@ -96,7 +97,7 @@ class Purger:
     def of(cls, settings: Settings, engine: Engine) -> Purger:
         """The purger of the configured gateway: its retention, its key (which signs the archives)."""
         gateway = settings.gateway.identity
-        signer = SigningIdentity.load(settings.party_key(gateway), settings.party_cert(gateway))
+        signer = GatewayKeys.load(settings.pki_dir, gateway, settings.next_key_from).signer()
         return cls(engine, settings.retention, signer, gateway)
 
     def due(self, now: dt.datetime) -> PurgeReport:

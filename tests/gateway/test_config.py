@@ -119,6 +119,21 @@ def test_the_structural_limits_are_read_from_intake(tmp_path: Path, elsewhere: P
     assert intake.max_certificate_bytes == 4096
 
 
+def test_the_next_keys_moment_is_a_zoned_date_time(tmp_path: Path, elsewhere: Path) -> None:
+    path = config_file(tmp_path / "etc", '[keys]\nnext_from = "2027-01-01T00:00:00+07:00"\n')
+
+    assert load_settings(path, environ={}).next_key_from == dt.datetime(2026, 12, 31, 17, tzinfo=dt.UTC)
+    assert load_settings(config_file(tmp_path / "none", ""), environ={}).next_key_from is None
+
+
+@pytest.mark.parametrize("value", ["2027-01-01T00:00:00", "tomorrow"])
+def test_a_next_key_moment_without_offset_or_unreadable_is_refused(tmp_path: Path, value: str) -> None:
+    path = config_file(tmp_path, f'[keys]\nnext_from = "{value}"\n')
+
+    with pytest.raises(ConfigurationError, match=r"\[keys\] next_from must be a date-time with its offset"):
+        load_settings(path, environ={})
+
+
 # --- the environment -----------------------------------------------------------------------
 
 FILE_WITH_EVERYTHING = (
@@ -217,7 +232,7 @@ def test_pki_placeholder_is_the_pki_dir(tmp_path: Path, pki_source: str) -> None
 
 @pytest.mark.parametrize(
     "section",
-    ["gateway", "http", "broker", "paths", "trust", "registry", "schemas", "logging"],
+    ["gateway", "http", "broker", "paths", "trust", "registry", "schemas", "logging", "keys"],
 )
 def test_unknown_key_in_a_section_is_refused(tmp_path: Path, section: str) -> None:
     path = config_file(tmp_path, f"[{section}]\nbogus_setting = 1\n")

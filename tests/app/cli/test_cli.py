@@ -120,6 +120,25 @@ def test_keys_revoke_adds_the_party_to_the_cas_crl_and_keys_init_keeps_it(
     assert main(["--config", str(keys_config), "keys", "revoke", "nobody", "--dir", str(directory)]) == 2
 
 
+def test_keys_rotate_makes_the_next_key_and_finish_makes_it_current(
+    keys_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "made"
+    assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0
+    old = load_certificates(directory / "VNECOMGW.cert.pem")[0]
+
+    assert main(["--config", str(keys_config), "keys", "rotate", "--dir", str(directory)]) == 0
+    assert "next_from" in words(capsys.readouterr().out)
+    following = load_certificates(directory / "VNECOMGW.next.cert.pem")[0]
+    assert stat.S_IMODE((directory / "VNECOMGW.next.key.pem").stat().st_mode) == 0o600
+    assert main(["--config", str(keys_config), "keys", "rotate", "--dir", str(directory)]) == 2  # one at a time
+
+    assert main(["--config", str(keys_config), "keys", "rotate", "--finish", "--dir", str(directory)]) == 0
+    assert load_certificates(directory / "VNECOMGW.cert.pem")[0] == following
+    assert load_certificates(directory / "VNECOMGW.previous.cert.pem")[0] == old
+    assert main(["--config", str(keys_config), "keys", "rotate", "--finish", "--dir", str(directory)]) == 2
+
+
 def test_keys_init_private_keys_are_readable_by_the_owner_only(keys_config: Path, tmp_path: Path) -> None:
     directory = tmp_path / "made"
     assert main(["--config", str(keys_config), "keys", "init", "--dir", str(directory)]) == 0

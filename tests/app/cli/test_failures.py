@@ -23,6 +23,7 @@ UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:9/none"
 CONFIGURED = [
     ["serve"],
     ["keys", "init"],
+    ["keys", "rotate"],
     ["sign", "{file}", "--party", "0101234567"],
     ["submit", "{file}", "--party", "0101234567", "--url", UNREACHABLE_URL],
     ["messages"],

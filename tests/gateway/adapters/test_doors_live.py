@@ -97,6 +97,9 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "broker": True}
     wsdl = requests.get(url + "/soap?wsdl", timeout=10)
     assert wsdl.status_code == 200 and b"GatewayService" in wsdl.content and url.encode() in wsdl.content
+    certificates = requests.get(url + "/v1/certificates", timeout=10)
+    assert certificates.status_code == 200 and certificates.headers["Content-Type"] == "application/pem-certificate-chain"
+    assert certificates.content == services.keys.published() and b"BEGIN CERTIFICATE" in certificates.content
 
     accepted = requests.post(url + "/v1/messages", data=body, headers={"Content-Type": "application/xml"}, timeout=10)
     assert accepted.status_code == 200 and accepted.headers["X-Receipt-Status"] == "accepted"
@@ -107,7 +110,7 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     assert 'gateway_intake_messages_total{door="http",outcome="accepted"}' in metrics
     assert 'outcome="REQUEST_TOO_LARGE"' in metrics
     # the earliest expiry per party, the gateway's own certificate included (read from the store per scrape)
-    own = services.receipts.signer.certificate.not_valid_after_utc.timestamp()
+    own = services.keys.current.certificate.not_valid_after_utc.timestamp()
     expiry = {
         line.split('"')[1]: float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
