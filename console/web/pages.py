@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from console import actions, audit, dashboard, probes, search
+from console.api import registry
 from console.api.common import Paging, paging, timeline
 from console.api.session import authenticate, log_out, set_session_cookie
 from console.auth import Caller, console_of, guard
@@ -260,6 +261,28 @@ def suspend_form(identity: str, request: Request, reason: str = Form(..., min_le
 def reactivate_form(identity: str, request: Request, reason: str = Form(..., min_length=1, max_length=2000),
                     caller: Caller = guard(Permission.ADMINISTER)) -> Response:
     actions.reactivate_party(console_of(request).services.engine, caller.entry("party.reactivate"), identity, reason)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/reload")
+def reload_form(request: Request, caller: Caller = guard(Permission.ACT)) -> Response:
+    registry.reload(request, caller)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/{identity}/certificates")
+def add_certificate_form(identity: str, request: Request, pem: str = Form(..., min_length=1, max_length=registry.PEM_LIMIT),
+                         reason: str = Form(..., min_length=1, max_length=2000),
+                         caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    registry.add(request, caller, identity, pem, reason)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/{identity}/certificates/{certificate}/retire")
+def retire_certificate_form(identity: str, certificate: str, request: Request,
+                            reason: str = Form(..., min_length=1, max_length=2000),
+                            caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    registry.retire(request, caller, identity, certificate, reason)
     return _back("/admin/parties")
 
 

@@ -59,6 +59,18 @@ party_certificates = Table(
     Column("added_at", DateTime(timezone=True), nullable=False),
 )
 
+party_certificate_changes = Table(
+    "party_certificate_changes",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),  # SHA-256 of the DER, hex
+    Column("party", String(64), ForeignKey("parties.identity"), nullable=False, index=True),
+    Column("change", String(8), nullable=False),  # "added" or "retired"
+    Column("der", LargeBinary, nullable=False),
+    Column("actor", String(128), nullable=False),  # operator:<login> who made the change
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)  # an operator's certificate change outlives a reload of parties.toml: sync_parties applies it over the files
+
 party_anchors = Table(
     "party_anchors",
     metadata,

@@ -55,6 +55,9 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/certificates"): R,
     ("POST", "/parties/{identity}/suspend"): D,
     ("POST", "/parties/{identity}/reactivate"): D,
+    ("POST", "/parties/reload"): A,
+    ("POST", "/parties/{identity}/certificates"): D,
+    ("POST", "/parties/{identity}/certificates/{certificate}/retire"): D,
     ("GET", "/operators"): D,
     ("POST", "/operators"): D,
     ("POST", "/operators/{login}/disable"): D,
@@ -86,6 +89,9 @@ PAGES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/admin/parties"): R,
     ("POST", "/admin/parties/{identity}/suspend"): D,
     ("POST", "/admin/parties/{identity}/reactivate"): D,
+    ("POST", "/admin/parties/reload"): A,
+    ("POST", "/admin/parties/{identity}/certificates"): D,
+    ("POST", "/admin/parties/{identity}/certificates/{certificate}/retire"): D,
     ("GET", "/admin/alerts"): R,
     ("POST", "/admin/alerts/{pk}/acknowledge"): A,
     ("GET", "/admin/audit"): U,
@@ -95,7 +101,7 @@ PAGES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/admin/party/messages/{pk}"): P,
 }
 PATH_VALUES = {"{pk}": "999999", "{token_id}": "999999", "{identity}": "NOBODY", "{login}": "nobody",
-               "{reference}": "NO-SUCH-REFERENCE",
+               "{reference}": "NO-SUCH-REFERENCE", "{certificate}": "00" * 32,
                "{number}": "NO-SUCH-DECLARATION", "{code}": "vi"}
 
 
