@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from console import actions, audit, dashboard, probes, search
-from console.api import registry
+from console.api import business, registry
 from console.api.common import Paging, paging, timeline
 from console.api.session import authenticate, log_out, set_session_cookie
 from console.auth import Caller, console_of, guard
@@ -231,6 +231,44 @@ def resend_form(pk: int, request: Request, reason: str = Form(..., min_length=1,
                 caller: Caller = guard(Permission.ACT)) -> Response:
     actions.resend(console_of(request).services.engine, caller.entry("outbox.resend"), [pk], reason)
     return _back(f"/admin/outbox/{pk}")
+
+
+# --- declarations and inspection results ---------------------------------------------------------------------
+
+
+@router.get("/declarations")
+def declarations_page(
+    request: Request,
+    window: Paging = paging,
+    lane: str | None = Query(None, max_length=8),
+    declarant: str | None = Query(None, max_length=64),
+    caller: Caller = guard(Permission.READ),
+) -> Response:
+    filters = {"lane": lane or None, "declarant": declarant or None}
+    with console_of(request).services.engine.connect() as connection:
+        found = business.declarations_found(connection, window.window, filters)
+    return render(request, "declarations.html", caller, page=found, filters=filters)
+
+
+@router.get("/declarations/{number}")
+def declaration_page(number: str, request: Request, caller: Caller = guard(Permission.READ)) -> Response:
+    with console_of(request).services.engine.connect() as connection:
+        found = business.declaration_detail(connection, number)
+    return render(request, "declaration.html", caller, declaration=found, replays=business.replays(found["decisions"]))
+
+
+@router.get("/inspections")
+def inspections_page(
+    request: Request,
+    window: Paging = paging,
+    ministry: str | None = Query(None, max_length=64),
+    late: bool | None = None,
+    caller: Caller = guard(Permission.READ),
+) -> Response:
+    filters = {"ministry": ministry or None, "late": late}
+    with console_of(request).services.engine.connect() as connection:
+        found = business.inspections_found(connection, window.window, filters)
+    return render(request, "inspections.html", caller, page=found, filters=filters)
 
 
 # --- parties, alerts, audit, reports -------------------------------------------------------------------------

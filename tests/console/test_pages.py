@@ -23,7 +23,8 @@ from gateway.store.tables import messages as messages_table
 
 pytestmark = pytest.mark.stores("sqlite")
 TEMPLATES = Path(__file__).resolve().parents[2] / "console" / "web" / "templates"
-PAGES = ["/admin/", "/admin/messages", "/admin/rejections", "/admin/outbox", "/admin/dead-letters", "/admin/parties",
+PAGES = ["/admin/", "/admin/messages", "/admin/rejections", "/admin/outbox", "/admin/dead-letters", "/admin/declarations",
+         "/admin/inspections", "/admin/parties",
          "/admin/alerts", "/admin/reports"]
 
 
