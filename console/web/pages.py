@@ -17,8 +17,8 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, st
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from console import actions, audit, dashboard, probes, search
-from console.api import business, registry
+from console import actions, archives, audit, dashboard, probes, search
+from console.api import audit_trail, business, registry
 from console.api.common import Paging, paging, timeline
 from console.api.session import authenticate, log_out, set_session_cookie
 from console.auth import Caller, console_of, guard
@@ -355,6 +355,19 @@ def audit_page(
         verification = audit.verify(connection, services.receipts.signer.certificate)
     return render(request, "audit.html", caller, page=found, verification=verification,
                   filters={"actor": actor, "action": action})
+
+
+@router.get("/archives")
+def archives_page(request: Request, caller: Caller = guard(Permission.AUDIT)) -> Response:
+    with console_of(request).services.engine.connect() as connection:
+        found = archives.listed(connection)
+    return render(request, "archives.html", caller, archives=found)
+
+
+@router.post("/archives/{name}/verify")
+def verify_archive_form(name: str, request: Request, caller: Caller = guard(Permission.AUDIT)) -> Response:
+    audit_trail.verified(request, caller, name)
+    return _back("/admin/archives")
 
 
 def _period(start: dt.date | None, end: dt.date | None) -> Period:

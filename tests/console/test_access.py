@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("POST", "/operators/{login}/password"): D,
     ("GET", "/audit"): U,
     ("GET", "/audit/verify"): U,
+    ("GET", "/archives"): U,
+    ("POST", "/archives/{name}/verify"): U,
     ("GET", "/party/messages"): P,
     ("GET", "/party/messages/{pk}"): P,
     ("GET", "/party/messages/{pk}/receipt"): P,
@@ -99,13 +101,15 @@ PAGES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/admin/alerts"): R,
     ("POST", "/admin/alerts/{pk}/acknowledge"): A,
     ("GET", "/admin/audit"): U,
+    ("GET", "/admin/archives"): U,
+    ("POST", "/admin/archives/{name}/verify"): U,
     ("GET", "/admin/reports"): R,
     ("GET", "/admin/reports.csv"): R,
     ("GET", "/admin/party"): P,
     ("GET", "/admin/party/messages/{pk}"): P,
 }
 PATH_VALUES = {"{pk}": "999999", "{token_id}": "999999", "{identity}": "NOBODY", "{login}": "nobody",
-               "{reference}": "NO-SUCH-REFERENCE", "{certificate}": "00" * 32,
+               "{reference}": "NO-SUCH-REFERENCE", "{certificate}": "00" * 32, "{name}": "no-such.tar",
                "{number}": "NO-SUCH-DECLARATION", "{code}": "vi"}
 
 
