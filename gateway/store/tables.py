@@ -118,7 +118,8 @@ messages = Table(
     Index("ix_messages_type", "document_type"),
     # The console's searches (console/search.py), newest first: by reference, time, sender, messageId, status.
     Index("ix_messages_reference", "reference"),
-    Index("ix_messages_received", "received_at"),
+    Index("ix_messages_received_id", "received_at", "id"),  # the console's pages by time: keyset on (received_at, id)
+    Index("ix_messages_received_door_type", "received_at", "door", "document_type"),  # covers the hourly charts
     Index("ix_messages_sender_id", "sender", "id"),
     Index("ix_messages_message_id", "message_id"),
     Index("ix_messages_status_id", "status", "id"),
