@@ -1,5 +1,9 @@
 """What operators do to messages, alerts and parties, each in one transaction with its audit record.
 
+Party changes go through the store path of `gateway parties reload` (gateway.parties.apply_parties) in
+the transaction that records them, so parties.toml and an operator's changes never disagree: a
+certificate an operator added or retired stays so after any later reload.
+
 Message states change through gateway/lifecycle.py only (`unpark_many`, `redrive_many`),
 so each message's history names the operator and the reason too. The API and the pages
 both call these.
@@ -9,17 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, delete, insert, select, update
+from cryptography import x509
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from console import audit
 from console.tables import alert_acknowledgements
 from customs.state import alerts
 from gateway.outbound.outbox import unpark_many
-from gateway.parties import REMOVED, SUSPENDED
+from gateway.parties import ADDED, REMOVED, RETIRED, SUSPENDED, PartyConfig, apply_parties
+from gateway.signing.keys import certificate_from_der, der_of, fingerprint
 from gateway.store.engine import writing
 from gateway.store.messages import redrive_many
-from gateway.store.tables import parties, party_suspensions
+from gateway.store.tables import parties, party_certificate_changes, party_certificates, party_suspensions
 
 ACTIVE = "active"
 
@@ -96,3 +102,73 @@ def reactivate_party(engine: Engine, by: audit.Entry, identity: str, reason: str
         audit.record(tx, audit.Entry(by.actor, "party.reactivate", by.address, f"party:{identity}",
                                      {"status": SUSPENDED}, {"status": ACTIVE}, reason), now)
     return True
+
+
+def reload_parties(engine: Engine, by: audit.Entry, configured: list[PartyConfig]) -> dict[str, list[str]]:
+    """Apply parties.toml (read by the caller) to the store; returns each party's certificate fingerprints after.
+
+    ConfigurationError (nothing changed) when the file's certificates conflict."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.connect() as connection:
+        before = _registry(connection)  # a SQLite write transaction starts with its write: read before it
+    with writing(engine) as tx:
+        apply_parties(tx, configured)
+        after = _registry(tx)
+        audit.record(tx, audit.Entry(by.actor, "parties.reload", by.address, "parties", before, after, None), now)
+    return {identity: state["certificates"] for identity, state in after.items()}
+
+
+def add_certificate(engine: Engine, by: audit.Entry, configured: list[PartyConfig], identity: str,
+                    certificate: x509.Certificate, reason: str) -> list[str] | None:
+    """Register one more certificate to a configured party; its fingerprints after, None when it is not configured.
+
+    ConfigurationError (nothing changed) when the certificate is another party's."""
+    return _change_certificate(engine, by, configured, identity, certificate, ADDED, reason)
+
+
+def retire_certificate(engine: Engine, by: audit.Entry, configured: list[PartyConfig], identity: str,
+                       print_: str, reason: str) -> list[str] | None:
+    """The party's certificate identifies it no more; its fingerprints after, None when it has no such certificate."""
+    with engine.connect() as connection:
+        der = connection.execute(select(party_certificates.c.der).where(
+            party_certificates.c.party == identity, party_certificates.c.fingerprint == print_)).scalar()
+    if der is None:
+        return None
+    return _change_certificate(engine, by, configured, identity, certificate_from_der(der), RETIRED, reason)
+
+
+def _change_certificate(engine: Engine, by: audit.Entry, configured: list[PartyConfig], identity: str,
+                        certificate: x509.Certificate, change: str, reason: str) -> list[str] | None:
+    if identity not in {party.identity for party in configured}:
+        return None
+    print_ = fingerprint(certificate)
+    now = dt.datetime.now(dt.UTC)
+    with writing(engine) as tx:
+        tx.execute(delete(party_certificate_changes).where(party_certificate_changes.c.fingerprint == print_))
+        before = _certificates_of(tx, identity)
+        tx.execute(insert(party_certificate_changes).values(
+            fingerprint=print_, party=identity, change=change, der=der_of(certificate), actor=by.actor, at=now,
+            reason=reason,
+        ))
+        apply_parties(tx, configured)
+        after = _certificates_of(tx, identity)
+        audit.record(tx, audit.Entry(
+            by.actor, f"party.certificate.{'add' if change == ADDED else 'retire'}", by.address,
+            f"party:{identity}", {"certificates": before}, {"certificates": after, change: print_}, reason,
+        ), now)
+    return after
+
+
+def _certificates_of(connection: Connection, identity: str) -> list[str]:
+    return sorted(connection.execute(
+        select(party_certificates.c.fingerprint).where(party_certificates.c.party == identity)).scalars())
+
+
+def _registry(connection: Connection) -> dict[str, dict[str, object]]:
+    """Each party's status and certificate fingerprints: what a reload changes, for its audit record."""
+    held: dict[str, list[str]] = {}
+    for row in connection.execute(select(party_certificates.c.party, party_certificates.c.fingerprint)
+                                  .order_by(party_certificates.c.fingerprint)):
+        held.setdefault(row.party, []).append(row.fingerprint)
+    return {row.identity: {"status": row.status, "certificates": held.get(row.identity, [])}
+            for row in connection.execute(select(parties.c.identity, parties.c.status).order_by(parties.c.identity))}

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import accounts, audit_trail, business, outbox, party, session, system, traffic
+from console.api import accounts, audit_trail, business, outbox, party, registry, session, system, traffic
 from console.web import pages
 from console.web.render import render
 from console.auth import Caller, guard
@@ -30,7 +30,7 @@ from console.context import Console
 from console.roles import Permission
 
 API = "/admin/api/v1"
-ROUTERS = (session.router, traffic.router, outbox.router, business.router, system.router, accounts.router,
+ROUTERS = (session.router, traffic.router, outbox.router, business.router, system.router, registry.router, accounts.router,
            audit_trail.router, party.router)
 PUBLIC = frozenset({
     ("POST", f"{API}/session"),

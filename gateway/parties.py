@@ -27,7 +27,14 @@ from gateway.exceptions import ConfigurationError
 from gateway.signing.keys import certificate_from_der, der_of, fingerprint, load_certificates
 from gateway.signing.pki import PartyKeySpec
 from gateway.store.engine import writing
-from gateway.store.tables import parties, party_anchors, party_certificates, party_endpoints, party_suspensions
+from gateway.store.tables import (
+    parties,
+    party_anchors,
+    party_certificate_changes,
+    party_certificates,
+    party_endpoints,
+    party_suspensions,
+)
 
 ROLES = frozenset({"trader", "marketplace", "logistics", "ministry", "customs", "nsw", "asw_partner", "operator"})
 ENDPOINT_TRANSPORTS = frozenset({"http", "soap", "soap12"})  # gateway/adapters/pushers.py carries each
@@ -129,52 +136,76 @@ def _endpoint(path: Path, identity: str, value: object) -> Endpoint | None:
 
 REMOVED = "removed"
 SUSPENDED = "suspended"
+ADDED = "added"
+RETIRED = "retired"
 
 
 def sync_parties(engine: Engine, configured: Iterable[PartyConfig]) -> None:
-    """Make the store's registry match the configuration (parties and their certificates).
+    """Make the store's registry match the configuration, in a transaction of its own (see apply_parties)."""
+    with writing(engine) as connection:
+        apply_parties(connection, configured)
+
+
+def apply_parties(connection: Connection, configured: Iterable[PartyConfig]) -> None:
+    """Make the store's registry match the configuration (parties and their certificates), in the caller's transaction.
 
     A party that is no longer configured is kept (its messages refer to it) but marked
-    removed, and its certificates are deleted: it can send nothing more.
+    removed, and its certificates are deleted: it can send nothing more. An operator's
+    suspension and certificate changes (party_certificate_changes) are applied over the files.
     """
     configured = list(configured)
-    certificates = {party.identity: _certificates(party) for party in configured}
-    _refuse_shared_certificates(certificates)
+    files = {party.identity: _certificates(party) for party in configured}
     now = dt.datetime.now(dt.UTC)
-    with writing(engine) as connection:
-        connection.execute(
-            update(parties)
-            .where(parties.c.identity.not_in([p.identity for p in configured]), parties.c.status != REMOVED)
-            .values(status=REMOVED, updated_at=now)
-        )
-        for table in (party_certificates, party_anchors, party_endpoints):
-            connection.execute(delete(table).where(table.c.party.not_in([p.identity for p in configured])))
-        held = set(connection.execute(select(party_suspensions.c.party)).scalars())
-        for party in configured:
-            values = {
-                "name": party.name,
-                "country": party.country,
-                "roles": " ".join(sorted(party.roles)),
-                "status": SUSPENDED if party.identity in held else party.status,
-                "updated_at": now,
-            }
-            changed = connection.execute(update(parties).where(parties.c.identity == party.identity).values(**values))
-            if changed.rowcount == 0:
-                connection.execute(insert(parties).values(identity=party.identity, **values))
-            connection.execute(delete(party_certificates).where(party_certificates.c.party == party.identity))
-            for certificate in certificates[party.identity]:
-                connection.execute(
-                    insert(party_certificates).values(
-                        fingerprint=fingerprint(certificate),
-                        party=party.identity,
-                        der=der_of(certificate),
-                        subject=certificate.subject.rfc4514_string()[:512],
-                        not_before=certificate.not_valid_before_utc,
-                        not_after=certificate.not_valid_after_utc,
-                        added_at=now,
-                    )
+    connection.execute(  # the first statement writes: a SQLite transaction takes the write lock at once
+        update(parties)
+        .where(parties.c.identity.not_in([p.identity for p in configured]), parties.c.status != REMOVED)
+        .values(status=REMOVED, updated_at=now)
+    )
+    certificates = _with_operator_changes(connection, files)
+    _refuse_shared_certificates(certificates)
+    for table in (party_certificates, party_anchors, party_endpoints):
+        connection.execute(delete(table).where(table.c.party.not_in([p.identity for p in configured])))
+    held = set(connection.execute(select(party_suspensions.c.party)).scalars())
+    for party in configured:
+        values = {
+            "name": party.name,
+            "country": party.country,
+            "roles": " ".join(sorted(party.roles)),
+            "status": SUSPENDED if party.identity in held else party.status,
+            "updated_at": now,
+        }
+        changed = connection.execute(update(parties).where(parties.c.identity == party.identity).values(**values))
+        if changed.rowcount == 0:
+            connection.execute(insert(parties).values(identity=party.identity, **values))
+        connection.execute(delete(party_certificates).where(party_certificates.c.party == party.identity))
+        for certificate in certificates[party.identity]:
+            connection.execute(
+                insert(party_certificates).values(
+                    fingerprint=fingerprint(certificate),
+                    party=party.identity,
+                    der=der_of(certificate),
+                    subject=certificate.subject.rfc4514_string()[:512],
+                    not_before=certificate.not_valid_before_utc,
+                    not_after=certificate.not_valid_after_utc,
+                    added_at=now,
                 )
-            _sync_extras(connection, party)
+            )
+        _sync_extras(connection, party)
+
+
+def _with_operator_changes(
+    connection: Connection, configured: dict[str, list[x509.Certificate]]
+) -> dict[str, list[x509.Certificate]]:
+    """The configured certificates, plus those an operator added, less those an operator retired."""
+    found = {identity: {fingerprint(c): c for c in owned} for identity, owned in configured.items()}
+    for row in connection.execute(select(party_certificate_changes).order_by(party_certificate_changes.c.at)):
+        if row.party not in found:
+            continue  # the party is no longer configured: it has no certificates at all
+        if row.change == ADDED:
+            found[row.party][row.fingerprint] = certificate_from_der(row.der)
+        else:
+            found[row.party].pop(row.fingerprint, None)
+    return {identity: list(owned.values()) for identity, owned in found.items()}
 
 
 def _sync_extras(connection: Connection, party: PartyConfig) -> None:

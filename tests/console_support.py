@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from fastapi.testclient import TestClient
 
@@ -15,6 +16,14 @@ from gateway.store.engine import writing
 PASSWORD = "correct horse battery staple"
 PARTY = "0101234567"  # a marketplace of config/parties.toml
 API = "/admin/api/v1"
+
+
+def form_login(client: TestClient, login: str, password: str = PASSWORD, next_page: str = "/admin/") -> str:
+    """Log in through the login page; returns the page the form led to."""
+    page = client.get("/admin/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = client.post("/admin/login", data={"login": login, "password": password, "csrf_token": token, "next": next_page})
+    return str(answer.url)
 
 
 def log_in(client: TestClient, login: str, password: str = PASSWORD) -> str:

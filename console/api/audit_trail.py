@@ -1,13 +1,13 @@
-"""The audit trail, for auditors: the records, and a verification of the chain and its seals."""
+"""For auditors: the audit trail (records, verification of the chain and its seals) and the signed archives."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from console import audit, search
+from console import archives, audit, search
 from console.api.common import Paging, paging
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
@@ -33,3 +33,24 @@ def verify_audit(request: Request, _: Caller = guard(Permission.AUDIT)) -> dict[
     with services.engine.connect() as connection:
         result = audit.verify(connection, services.keys.current.certificate)
     return dataclasses.asdict(result) | {"ok": result.ok}
+
+
+@router.get("/archives", summary="the signed archives written by `gateway purge`, newest first, with their last verification")
+def list_archives(request: Request, limit: int = Query(archives.LIMIT, ge=1, le=archives.LIMIT),
+                  _: Caller = guard(Permission.AUDIT)) -> dict[str, Any]:
+    with console_of(request).services.engine.connect() as connection:
+        return {"items": archives.listed(connection, limit)}
+
+
+@router.post("/archives/{name}/verify", summary="check an archive's file, signature, signer and digests (audited)")
+def check_archive(name: str, request: Request, caller: Caller = guard(Permission.AUDIT)) -> dict[str, Any]:
+    return verified(request, caller, name)
+
+
+def verified(request: Request, caller: Caller, name: str) -> dict[str, Any]:
+    """The outcome of one archive's verification; 404 when the table has no such archive."""
+    services = console_of(request).services
+    outcome = archives.verify(services.engine, caller.entry(archives.ACTION), services.settings, name[:255])
+    if outcome is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return outcome

@@ -1,4 +1,4 @@
-"""What the API's routers share: paging parameters, a row or 404, a stored body as a download, a timeline."""
+"""What the API's routers share: paging parameters, a row or 404, a stored body as a download, a timeline, a reason."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Table, select
 
 from console.auth import console_of
@@ -51,3 +52,9 @@ def body_of(request: Request, table: Table, pk: int, column: str, party: str | N
 
 def timeline(connection: Connection, lifecycle: Lifecycle, pk: int) -> list[dict[str, Any]]:
     return [dataclasses.asdict(step) for step in history(connection, lifecycle, pk)]
+
+
+class Why(BaseModel):
+    """The reason an operator gives for an action: it goes into the audit record."""
+
+    reason: str = Field(min_length=1, max_length=2000)

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from console import actions, probes
+from console.api.common import Why
 from console.auth import Caller, console_of, guard
 from console.roles import Permission
 from customs.statistics import Period, report
@@ -81,10 +81,6 @@ def expiring_certificates(
     with console_of(request).services.engine.connect() as connection:
         rows = [dict(row._mapping) | {"days_to_expiry": (as_utc(row.not_after) - now).days} for row in connection.execute(query)]
     return {"items": rows}
-
-
-class Why(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
 
 
 @router.post("/parties/{identity}/suspend", summary="suspend a party: intake refuses it (PARTY_SUSPENDED) until reactivated")

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, st
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from console import actions, audit, dashboard, probes, search
+from console import actions, archives, audit, dashboard, probes, search
+from console.api import audit_trail, business, registry
 from console.api.common import Paging, paging, timeline
 from console.api.session import authenticate, log_out, set_session_cookie
 from console.auth import Caller, console_of, guard
@@ -232,6 +233,44 @@ def resend_form(pk: int, request: Request, reason: str = Form(..., min_length=1,
     return _back(f"/admin/outbox/{pk}")
 
 
+# --- declarations and inspection results ---------------------------------------------------------------------
+
+
+@router.get("/declarations")
+def declarations_page(
+    request: Request,
+    window: Paging = paging,
+    lane: str | None = Query(None, max_length=8),
+    declarant: str | None = Query(None, max_length=64),
+    caller: Caller = guard(Permission.READ),
+) -> Response:
+    filters = {"lane": lane or None, "declarant": declarant or None}
+    with console_of(request).services.engine.connect() as connection:
+        found = business.declarations_found(connection, window.window, filters)
+    return render(request, "declarations.html", caller, page=found, filters=filters)
+
+
+@router.get("/declarations/{number}")
+def declaration_page(number: str, request: Request, caller: Caller = guard(Permission.READ)) -> Response:
+    with console_of(request).services.engine.connect() as connection:
+        found = business.declaration_detail(connection, number)
+    return render(request, "declaration.html", caller, declaration=found, replays=business.replays(found["decisions"]))
+
+
+@router.get("/inspections")
+def inspections_page(
+    request: Request,
+    window: Paging = paging,
+    ministry: str | None = Query(None, max_length=64),
+    late: bool | None = None,
+    caller: Caller = guard(Permission.READ),
+) -> Response:
+    filters = {"ministry": ministry or None, "late": late}
+    with console_of(request).services.engine.connect() as connection:
+        found = business.inspections_found(connection, window.window, filters)
+    return render(request, "inspections.html", caller, page=found, filters=filters)
+
+
 # --- parties, alerts, audit, reports -------------------------------------------------------------------------
 
 
@@ -260,6 +299,28 @@ def suspend_form(identity: str, request: Request, reason: str = Form(..., min_le
 def reactivate_form(identity: str, request: Request, reason: str = Form(..., min_length=1, max_length=2000),
                     caller: Caller = guard(Permission.ADMINISTER)) -> Response:
     actions.reactivate_party(console_of(request).services.engine, caller.entry("party.reactivate"), identity, reason)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/reload")
+def reload_form(request: Request, caller: Caller = guard(Permission.ACT)) -> Response:
+    registry.reload(request, caller)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/{identity}/certificates")
+def add_certificate_form(identity: str, request: Request, pem: str = Form(..., min_length=1, max_length=registry.PEM_LIMIT),
+                         reason: str = Form(..., min_length=1, max_length=2000),
+                         caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    registry.add(request, caller, identity, pem, reason)
+    return _back("/admin/parties")
+
+
+@router.post("/parties/{identity}/certificates/{certificate}/retire")
+def retire_certificate_form(identity: str, certificate: str, request: Request,
+                            reason: str = Form(..., min_length=1, max_length=2000),
+                            caller: Caller = guard(Permission.ADMINISTER)) -> Response:
+    registry.retire(request, caller, identity, certificate, reason)
     return _back("/admin/parties")
 
 
@@ -294,6 +355,19 @@ def audit_page(
         verification = audit.verify(connection, services.keys.current.certificate)
     return render(request, "audit.html", caller, page=found, verification=verification,
                   filters={"actor": actor, "action": action})
+
+
+@router.get("/archives")
+def archives_page(request: Request, caller: Caller = guard(Permission.AUDIT)) -> Response:
+    with console_of(request).services.engine.connect() as connection:
+        found = archives.listed(connection)
+    return render(request, "archives.html", caller, archives=found)
+
+
+@router.post("/archives/{name}/verify")
+def verify_archive_form(name: str, request: Request, caller: Caller = guard(Permission.AUDIT)) -> Response:
+    audit_trail.verified(request, caller, name)
+    return _back("/admin/archives")
 
 
 def _period(start: dt.date | None, end: dt.date | None) -> Period:

@@ -61,6 +61,18 @@ party_certificates = Table(
     Column("added_at", DateTime(timezone=True), nullable=False),
 )
 
+party_certificate_changes = Table(
+    "party_certificate_changes",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),  # SHA-256 of the DER, hex
+    Column("party", String(64), ForeignKey("parties.identity"), nullable=False, index=True),
+    Column("change", String(8), nullable=False),  # "added" or "retired"
+    Column("der", LargeBinary, nullable=False),
+    Column("actor", String(128), nullable=False),  # operator:<login> who made the change
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)  # an operator's certificate change outlives a reload of parties.toml: sync_parties applies it over the files
+
 party_anchors = Table(
     "party_anchors",
     metadata,
@@ -108,7 +120,8 @@ messages = Table(
     Index("ix_messages_type", "document_type"),
     # The console's searches (console/search.py), newest first: by reference, time, sender, messageId, status.
     Index("ix_messages_reference", "reference"),
-    Index("ix_messages_received", "received_at"),
+    Index("ix_messages_received_id", "received_at", "id"),  # the console's pages by time: keyset on (received_at, id)
+    Index("ix_messages_received_door_type", "received_at", "door", "document_type"),  # covers the hourly charts
     Index("ix_messages_sender_id", "sender", "id"),
     Index("ix_messages_message_id", "message_id"),
     Index("ix_messages_status_id", "status", "id"),

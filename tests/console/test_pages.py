@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from console_support import PARTY, PASSWORD, parked
+from console_support import PARTY, PASSWORD, form_login, parked
 from fastapi.testclient import TestClient
 from jinja2.ext import babel_extract
 from rows import accept
@@ -23,16 +23,9 @@ from gateway.store.tables import messages as messages_table
 
 pytestmark = pytest.mark.stores("sqlite")
 TEMPLATES = Path(__file__).resolve().parents[2] / "console" / "web" / "templates"
-PAGES = ["/admin/", "/admin/messages", "/admin/rejections", "/admin/outbox", "/admin/dead-letters", "/admin/parties",
+PAGES = ["/admin/", "/admin/messages", "/admin/rejections", "/admin/outbox", "/admin/dead-letters", "/admin/declarations",
+         "/admin/inspections", "/admin/parties",
          "/admin/alerts", "/admin/reports"]
-
-
-def form_login(client: TestClient, login: str, password: str = PASSWORD, next_page: str = "/admin/") -> str:
-    """Log in through the login page; returns the page the form led to."""
-    page = client.get("/admin/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    answer = client.post("/admin/login", data={"login": login, "password": password, "csrf_token": token, "next": next_page})
-    return str(answer.url)
 
 
 def test_every_text_of_the_templates_is_translated_into_vietnamese() -> None:
