@@ -1,7 +1,7 @@
 """operators' certificate changes (party_certificate_changes) outlive a reload of parties.toml
 
-Revision ID: 0007_party_certificate_changes
-Revises: 0003_revocation
+Revision ID: 0008_party_certificate_changes
+Revises: 0007_rejections_authenticated
 Create Date: 2026-12-04 13:34:31.700614
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_party_certificate_changes'
-down_revision = '0003_revocation'
+revision = '0008_party_certificate_changes'
+down_revision = '0007_rejections_authenticated'
 branch_labels = None
 depends_on = None
 

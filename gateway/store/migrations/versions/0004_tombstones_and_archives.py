@@ -1,6 +1,6 @@
 """Purge: tombstones of purged messages, the archives written
 
-Revision ID: 0003_tombstones_and_archives
+Revision ID: 0004_tombstones_and_archives
 Revises: 0003_console_suspensions
 Create Date: 2026-12-04 12:32:01.583899
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_tombstones_and_archives'
+revision = '0004_tombstones_and_archives'
 down_revision = '0003_console_suspensions'
 branch_labels = None
 depends_on = None

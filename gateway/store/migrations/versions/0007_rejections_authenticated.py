@@ -1,7 +1,7 @@
 """Rejections say whether their signature verified as the sender: a party's rejection rate counts only those
 
-Revision ID: 0005_rejections_authenticated
-Revises: 0003_revocation
+Revision ID: 0007_rejections_authenticated
+Revises: 0006_revocation
 Create Date: 2026-12-04 13:25:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_rejections_authenticated'
-down_revision = '0003_revocation'
+revision = '0007_rejections_authenticated'
+down_revision = '0006_revocation'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """messages paged by (received_at, id) and a covering index for the hourly charts
 
-Revision ID: 0008_messages_received_id
-Revises: 0007_party_certificate_changes
+Revision ID: 0009_messages_received_id
+Revises: 0008_party_certificate_changes
 Create Date: 2026-12-04 13:50:59.619200
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_messages_received_id'
-down_revision = '0007_party_certificate_changes'
+revision = '0009_messages_received_id'
+down_revision = '0008_party_certificate_changes'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """The signing certificate's revocation status and its source, stored with each message
 
-Revision ID: 0003_revocation
-Revises: 0004_message_reference_indexes
+Revision ID: 0006_revocation
+Revises: 0005_message_reference_indexes
 Create Date: 2026-12-04 12:50:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_revocation'
-down_revision = '0004_message_reference_indexes'
+revision = '0006_revocation'
+down_revision = '0005_message_reference_indexes'
 branch_labels = None
 depends_on = None
 

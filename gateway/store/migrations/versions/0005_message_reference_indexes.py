@@ -1,7 +1,7 @@
 """Indexes on the columns that point to messages: the purge's "still referenced" checks and the foreign keys' checks on delete
 
-Revision ID: 0004_message_reference_indexes
-Revises: 0003_tombstones_and_archives
+Revision ID: 0005_message_reference_indexes
+Revises: 0004_tombstones_and_archives
 Create Date: 2026-12-04 12:51:48.729685
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_message_reference_indexes'
-down_revision = '0003_tombstones_and_archives'
+revision = '0005_message_reference_indexes'
+down_revision = '0004_tombstones_and_archives'
 branch_labels = None
 depends_on = None
 
