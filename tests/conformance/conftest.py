@@ -119,12 +119,14 @@ def suite_identities(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str, suite_identities: SuiteIdentities) -> Path:
-    """Overrides conftest's: the test configuration with the suspended party registered."""
+    """Overrides conftest's: the test configuration with the suspended party registered, and no CRL: the suite's
+    revoked signer is revoked only in its own OCSP responder's answers, and a current CRL of the same CA (which
+    does not list it) would answer first."""
     registry = {
         "parties": str(suite_identities.parties_file),
         **{name: str(REPO / "config" / f"{name}.toml") for name in ("business", "risk", "partners")},
     }
-    return write_config(tmp_path / "config", pki_dir, namespace, registry=registry)
+    return write_config(tmp_path / "config", pki_dir, namespace, registry=registry, revocation={"crls": []})
 
 
 @pytest.fixture(scope="session")
