@@ -1,6 +1,6 @@
 """Running the gateway: one supervisor process and one child process per component.
 
-    http     gunicorn (gthread workers, one process per core) serving gateway.adapters.http
+    http     gunicorn (one process per core) running app/httpd's event loop in front of gateway.adapters.http
     amqp     the AMQP door
     relay    the outbox relay
     workers  the handler workers
@@ -159,6 +159,8 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
     from gunicorn.app.base import BaseApplication
     from prometheus_client import multiprocess
 
+    from app.httpd.worker import worker_class
+
     http = settings.http
 
     class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -166,8 +168,7 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
             values = {
                 "bind": bind or http.bind,
                 "workers": http.processes or os.cpu_count() or 1,
-                "threads": http.threads,
-                "worker_class": "gthread",
+                "worker_class": worker_class(http),
                 "timeout": http.timeout_s,
                 "graceful_timeout": http.timeout_s,
                 "keepalive": 5,
@@ -185,8 +186,11 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
 
         def load(self):  # type: ignore[no-untyped-def]
             # Runs in each worker after fork: connections are never shared across processes.
+            from app.httpd.bridge import BodyLimits, BufferingBridge
             from gateway.adapters.http import GatewayApp
 
-            return GatewayApp(assemble(load_settings(config)).pipeline())
+            doors = GatewayApp(assemble(load_settings(config)).pipeline())
+            limits = BodyLimits(doors.body_limit, http.body_timeout_s, http.body_min_rate)
+            return BufferingBridge(doors, limits, http.threads)
 
     GatewayServer().run()

@@ -39,9 +39,15 @@ class GatewayIdentity:
 class HttpSettings:
     bind: str = "127.0.0.1:8080"
     processes: int = 0  # 0: one per core
-    threads: int = 4
+    threads: int = 4  # per process: the threads that run the doors on complete requests
     max_body_bytes: int = 10 * 1024 * 1024
     timeout_s: int = 30
+    # Slow clients (app/httpd): a request's headers must arrive within header_timeout_s; its body within
+    # body_timeout_s, extended by a second for every body_min_rate bytes received.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    body_min_rate: int = 32 * 1024
+    max_connections: int = 1000  # per process; over it a request gets 503
     switch_interval_s: float = 0.0005  # the GIL switch interval in the HTTP workers
 
 

@@ -21,6 +21,7 @@ class ErrorCode(enum.Enum):
     # Transport (the door)
     REQUEST_EMPTY = (400, "the request has no body")
     REQUEST_TOO_LARGE = (413, "the body is larger than the configured limit")
+    REQUEST_TIMEOUT = (408, "the body did not arrive within the time allowed")
     CONTENT_TYPE_UNSUPPORTED = (415, "the content type is not accepted by this door")
     # XML
     XML_MALFORMED = (400, "the body is not well-formed XML")

@@ -44,6 +44,14 @@ class Rejected(GatewayError):
         return max(p.code.status for p in self.problems)
 
 
+class BodyIncomplete(GatewayError):
+    """The request's body did not arrive within its deadline (README, Security: slow clients)."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the body did not arrive in time ({received} bytes received)")
+        self.received = received
+
+
 class ReadRefused(GatewayError):
     """The party may read nothing about the reference (also what it is told when nothing exists)."""
 

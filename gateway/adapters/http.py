@@ -27,18 +27,18 @@ from gateway import metrics
 from gateway.signing.expiry import certificates_in_use, earliest_expiry
 from gateway.adapters import soap
 from gateway.errors import ErrorCode, Problem
+from gateway.exceptions import BodyIncomplete
 from gateway.pipeline import Outcome, Pipeline, Transport, too_large
 
 log = structlog.get_logger(__name__)
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 _CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-# A base64 SOAP body is 4/3 of the envelope plus the SOAP wrapping.
 SOAP_OVERHEAD = 64 * 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+            408: "Request Timeout", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
             422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -66,6 +66,10 @@ class GatewayApp:
             return _respond(start_response, status, b"", "text/plain", extra)
         return handler(environ, start_response)
 
+    def body_limit(self, path: str) -> int:
+        """The largest body the door at `path` takes: the SOAP door's base64 body is 4/3 of the envelope plus its wrapping."""
+        return self.limit * 4 // 3 + SOAP_OVERHEAD if path == "/soap" else self.limit
+
     # --- doors -------------------------------------------------------------
 
     def post_message(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -77,17 +81,16 @@ class GatewayApp:
                 f"content type {environ.get('CONTENT_TYPE')!r} is not accepted; send application/xml (UTF-8)",
             )
             return self._outcome(start_response, self.pipeline.refuse(transport, problem), close=True)
-        body, declared = _read_body(environ, self.limit)
-        if body is None:
-            outcome = self.pipeline.refuse(transport, too_large(declared, self.limit))
-            return self._outcome(start_response, outcome, close=True)
+        body = _read_body(environ, self.limit)
+        if isinstance(body, Problem):
+            return self._outcome(start_response, self.pipeline.refuse(transport, body), close=True)
         return self._outcome(start_response, self.pipeline.submit(body, transport))
 
     def post_soap(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        limit = self.limit * 4 // 3 + SOAP_OVERHEAD
-        body, declared = _read_body(environ, limit)
-        if body is None:
-            outcome = self.pipeline.refuse(Transport("soap", _correlation_id(environ)), too_large(declared, limit))
+        limit = self.body_limit("/soap")
+        body = _read_body(environ, limit)
+        if isinstance(body, Problem):
+            outcome = self.pipeline.refuse(Transport("soap", _correlation_id(environ), environ.get("REMOTE_ADDR")), body)
             response = soap.outcome_response(outcome, environ.get("CONTENT_TYPE"))
             return _respond(start_response, response.status, response.body, response.content_type, [("Connection", "close")])
         response = soap.handle_soap(
@@ -162,20 +165,21 @@ def _respond(
     return [body]
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> tuple[bytes | None, int]:
-    """The body, or None with its size when it is over `limit` (read no further than needed)."""
+def _read_body(environ: dict[str, Any], limit: int) -> bytes | Problem:
+    """The body, or the problem with it: over `limit` (read no further than needed), or not arrived in time."""
     length_header = environ.get("CONTENT_LENGTH")
     stream = environ["wsgi.input"]
-    if length_header:
-        try:
-            length = int(length_header)
-        except ValueError:
-            return b"", 0
-        if length > limit:
-            return None, length
-        return stream.read(length), length
-    body = stream.read(limit + 1)
-    return (None, len(body)) if len(body) > limit else (body, len(body))
+    try:
+        if length_header:
+            try:
+                length = int(length_header)
+            except ValueError:
+                return b""
+            return too_large(length, limit) if length > limit else stream.read(length)
+        body = stream.read(limit + 1)
+    except BodyIncomplete as incomplete:
+        return Problem(ErrorCode.REQUEST_TIMEOUT, str(incomplete))
+    return too_large(len(body), limit) if len(body) > limit else body
 
 
 def _media_type(header: str | None) -> tuple[str, str | None]:
