@@ -106,12 +106,15 @@ def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answer
             assert receipt.accepted, (component, receipt.errors)
             amqp_accepted.append(receipt.received_message_id)
         old = component_pids(own_gateway)["http"]
+        orphans = children_of(old)
         os.kill(old, signal.SIGKILL)  # the HTTP door itself: the AMQP door answers meanwhile
         receipt = client.read_receipt(partner.submit(messages.signed("ECOM_ORDER", SENDER), str(uuid.uuid4())), None)
         assert receipt.accepted
         amqp_accepted.append(receipt.received_message_id)
         wait_until(lambda: restarted(own_gateway, "http", old), timeout=20)
         accepted_grows(load, timeout=40)
+        # its workers notice their master is gone and stop, leaving the listening port to the new ones
+        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in orphans), timeout=40)
     finally:
         partner.close()
     load.stop()
