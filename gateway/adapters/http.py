@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import text
 
 from gateway import metrics
-from gateway.signing.expiry import certificates_in_use, earliest_expiry
+from gateway.signing.expiry import earliest_expiry
 from gateway.adapters import soap
 from gateway.errors import ErrorCode, Problem
 from gateway.pipeline import Outcome, Pipeline, Transport, too_large
@@ -87,7 +87,8 @@ class GatewayApp:
         limit = self.limit * 4 // 3 + SOAP_OVERHEAD
         body, declared = _read_body(environ, limit)
         if body is None:
-            outcome = self.pipeline.refuse(Transport("soap", _correlation_id(environ)), too_large(declared, limit))
+            transport = Transport("soap", _correlation_id(environ), environ.get("REMOTE_ADDR"))
+            outcome = self.pipeline.refuse(transport, too_large(declared, limit))
             response = soap.outcome_response(outcome, environ.get("CONTENT_TYPE"))
             return _respond(start_response, response.status, response.body, response.content_type, [("Connection", "close")])
         response = soap.handle_soap(
@@ -124,9 +125,7 @@ class GatewayApp:
         return _respond(start_response, 200 if ready else 503, body, "application/json")
 
     def metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        services = self.pipeline.services
-        own = (services.settings.gateway.identity, services.keys.current.certificate)
-        body, content_type = metrics.exposition(earliest_expiry(certificates_in_use(services.parties.all(), own)))
+        body, content_type = metrics.exposition(earliest_expiry(self.pipeline.services.certificates_in_use()))
         return _respond(start_response, 200, body, content_type)
 
     def _store_ready(self) -> bool:
