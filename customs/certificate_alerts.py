@@ -60,10 +60,7 @@ def _raise(context: Context, certificate: CertificateInUse, threshold: int) -> b
         code, text = "CERTIFICATE_EXPIRED", f"{what} đã hết hạn lúc {not_after}."
     else:
         code = "CERTIFICATE_EXPIRING"
-        text = (
-            f"{what} hết hạn lúc {not_after}, còn {days_left} ngày "
-            f"(ngưỡng cảnh báo {threshold} ngày)."
-        )
+        text = f"{what} hết hạn lúc {not_after}, còn {days_left} ngày (ngưỡng cảnh báo {threshold} ngày)."
     alert_id = raise_alert(
         context,
         CERTIFICATE_EXPIRY,

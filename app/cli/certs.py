@@ -1,9 +1,10 @@
 """`gateway certs list [--expiring 60d] [--json]`: every certificate in use and when it expires.
 
 Lists the parties' registered certificates and partner CAs (as the store has them) and
-the gateway's own signing certificate (and the next one during a key rotation), soonest expiry first. With `--expiring`, only
-those that expire within that time (or have expired), and the exit status is 1 when
-there is any, so that a cron job or a monitoring check can run it.
+the gateway's own signing certificate (and the next one during a key rotation), soonest
+expiry first. With `--expiring`, only those that expire within that time (or have
+expired), and the exit status is 1 when there is any, so that a cron job or a
+monitoring check can run it.
 """
 
 from __future__ import annotations

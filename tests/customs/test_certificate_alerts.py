@@ -4,6 +4,8 @@ sent signed to the operators (OPS), for the parties' certificates and the gatewa
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import insert, select
 from support import REPO
 
 from customs.certificate_alerts import check_certificates, tightest_crossed
+from customs.rules import parse_business
 from customs.state import alerts
 from gateway import xmlsafe
 from gateway.envelope import content_element, read_header
@@ -83,6 +86,7 @@ def sent(services: Services) -> list[tuple[str, bytes]]:
         return [(recipient, body) for recipient, body in connection.execute(query)]
 
 
+@pytest.mark.stores("sqlite", "postgresql")  # raised once: ON CONFLICT, per dialect
 def test_each_certificate_gets_the_alert_of_the_tightest_threshold_it_crossed_once(
     services: Services, pki_dir: Path
 ) -> None:
@@ -196,3 +200,15 @@ def test_the_timers_component_runs_it_from_the_repository_routes(services: Servi
             select(outbox.c.published_at).where(outbox.c.document_type == "RISK_ALERT")
         ).scalars().all()
     assert len(published) == 1 and published[0] is not None
+
+
+def _rules(edit: str) -> dict:
+    text = (REPO / "config" / "business.toml").read_text(encoding="utf-8")
+    return tomllib.loads(re.sub(r"(?m)^certificate_expiry_days = .*$", edit, text))
+
+
+def test_the_thresholds_are_read_from_business_toml_tightest_last_and_none_negative() -> None:
+    assert parse_business(_rules("certificate_expiry_days = [3, 14, 14]")).alerts.certificate_expiry_days == (14, 3)
+    assert parse_business(_rules("")).alerts.certificate_expiry_days == (60, 30, 7, 0)  # absent: the default
+    with pytest.raises(ValueError, match="negative"):
+        parse_business(_rules("certificate_expiry_days = [30, -1]"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from support import REPO, MessageFactory, config_with_rules
 
 from customs.intake_alerts import check_unauthenticated
+from customs.rules import parse_business
 from customs.state import alerts
 from gateway import xmlsafe
 from gateway.envelope import content_element
@@ -147,3 +149,11 @@ def test_below_or_at_the_threshold_nothing_is_raised(
         impersonate(pipeline, messages, Transport("soap", None, ATTACKER))
     assert in_context(services, check_unauthenticated) == 0
     assert alert_rows(services) == []
+
+
+
+def test_the_threshold_is_read_from_business_toml_and_absent_means_never() -> None:
+    text = (REPO / "config" / "business.toml").read_text(encoding="utf-8")
+    assert parse_business(tomllib.loads(text)).alerts.unauthenticated_rejections_threshold == 100
+    unset = re.sub(r"(?m)^unauthenticated_rejections_threshold = .*$", "", text)
+    assert parse_business(tomllib.loads(unset)).alerts.unauthenticated_rejections_threshold is None
