@@ -60,14 +60,16 @@ def raise_alert(
     declaration: str | None = None,
     party: str | None = None,
     metrics: dict[str, float] | None = None,
+    scope: Sequence[str] = (),
 ) -> str | None:
     """Record an alert and send a signed RISK_ALERT to each party subscribed to `kind`.
 
     Its subject is the declaration when one is given, else the party. Returns the
     alert id, or None when the same kind was already raised for the same
-    declaration and party.
+    declaration, party and `scope` (what else tells one such alert from another:
+    a window, a certificate and a threshold, ...).
     """
-    return _raise(context, kind, severity, reasons, declaration, party, metrics or {}, scope=())
+    return _raise(context, kind, severity, reasons, declaration, party, metrics or {}, scope=tuple(scope))
 
 
 def alert_id_for(kind: str, declaration: str | None, party: str | None, *scope: str) -> str:
@@ -165,6 +167,10 @@ class Window:
     start: dt.datetime  # UTC, inclusive
     end: dt.datetime  # UTC, exclusive
 
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
     def describe(self, timezone: str) -> str:
         zone = zoneinfo.ZoneInfo(timezone)
         return f"{self.start.astimezone(zone):%Y-%m-%d %H:%M}–{self.end.astimezone(zone):%Y-%m-%d %H:%M}"
@@ -221,13 +227,12 @@ def _over(counts: Mapping[str, tuple[int, int]], threshold: float, settings: Ale
 
 
 def _raise_rate(context: Context, kind: str, rate: Rate, text: str, threshold: float, window: Window) -> int:
-    hours = (window.end - window.start).total_seconds() / 3600
     metrics = {
         "HITS": float(rate.hits),
         "TOTAL": float(rate.total),
         "RATE": rate.value,
         "THRESHOLD": threshold,
-        "WINDOW_HOURS": hours,
+        "WINDOW_HOURS": window.hours,
     }
     raised = _raise(
         context,

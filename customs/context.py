@@ -1,4 +1,5 @@
-"""What a customs function works with: one transaction, the time, the rules, the parties, and a way to send.
+"""What a customs function works with: one transaction, the time, the rules, the parties, and a way to send
+(and, for the operators' certificate alerts, the certificates in use).
 
 The routing layer builds a `Context` for each message it hands to a handler (and
 for each run of a timer task); customs functions never see the process's other
@@ -10,6 +11,7 @@ it causes are committed together, exactly once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +23,7 @@ from gateway.envelope import PartyRef
 from gateway.outbound.compose import Subject
 from gateway.outbound.outbox import OutboundMessage
 from gateway.parties import PartyRegistry
+from gateway.signing.expiry import CertificateInUse
 
 
 class Outgoing(Protocol):
@@ -51,6 +54,7 @@ class Context:
     outgoing: Outgoing
     correlation_id: str
     actor: str  # the component this runs in ("worker", "timers"): the sender in the emitted messages' history
+    certificates: Callable[[], Sequence[CertificateInUse]]  # every certificate in use, the gateway's own included
     source: int | None = None  # the store id of the inbound message being handled, if any
     emitted: list[OutboundMessage] = field(default_factory=list)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 LANES = ("GREEN", "YELLOW", "RED")
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 COMPLIANCE_LEVELS = ("priority", "high", "moderate", "poor", "non-compliant")
+CERTIFICATE_EXPIRY_DAYS = (60, 30, 7, 0)  # [alerts] certificate_expiry_days when not set
 
 
 # --- business.toml --------------------------------------------------------------
@@ -64,6 +65,8 @@ class AlertSettings:
     rejection_rate_threshold: float
     mismatch_rate_threshold: float
     subscribers: dict[str, tuple[str, ...]]  # alert kind -> party ids
+    certificate_expiry_days: tuple[int, ...]  # days before a certificate's notAfter it is alerted about; 0: expired
+    unauthenticated_rejections_threshold: int | None  # per door and peer in a window (None: never)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ def parse_business(raw: dict[str, Any]) -> BusinessRules:
             rejection_rate_threshold=float(alerts.get("rejection_rate_threshold", 1.0)),
             mismatch_rate_threshold=float(alerts.get("mismatch_rate_threshold", 1.0)),
             subscribers={kind: tuple(parties) for kind, parties in subscribers.items()},
+            certificate_expiry_days=_expiry_days(alerts.get("certificate_expiry_days", CERTIFICATE_EXPIRY_DAYS)),
+            unauthenticated_rejections_threshold=_optional_count(alerts.get("unauthenticated_rejections_threshold")),
         ),
         subscriptions=subscriptions,
     )
@@ -363,6 +368,22 @@ def _date(value: object) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+def _expiry_days(values: Iterable[object]) -> tuple[int, ...]:
+    days = tuple(sorted({int(value) for value in values}, reverse=True))  # type: ignore[call-overload]
+    if any(day < 0 for day in days):
+        raise ValueError(f"alerts.certificate_expiry_days: {list(days)} has a negative number of days")
+    return days
+
+
+def _optional_count(value: object) -> int | None:
+    if value is None:
+        return None
+    count = int(value)  # type: ignore[call-overload]
+    if count < 0:
+        raise ValueError(f"alerts.unauthenticated_rejections_threshold: {count} is negative")
+    return count
 
 
 def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -21,6 +21,11 @@ INTAKE_SECONDS = Histogram(
     ["door"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+UNAUTHENTICATED_REJECTIONS = Counter(
+    "gateway_unauthenticated_rejections_total",
+    "Rejections whose signature did not verify as the claimed sender, by door (the peer address is in the store)",
+    ["door"],
+)
 HANDLED = Counter("gateway_handled_messages_total", "Messages taken by workers", ["route", "outcome"])
 RELAYED = Counter("gateway_relayed_messages_total", "Messages published by the outbox relay")
 PUSHED = Counter("gateway_pushes_total", "Push attempts of outbound messages by outcome (delivered, retried, parked)", ["outcome"])

@@ -73,7 +73,7 @@ class Transport:
 
     door: str  # "http", "soap" or "amqp"
     correlation_id: str | None = None
-    peer: str | None = None
+    peer: str | None = None  # the client's address (HTTP, SOAP); for AMQP the message's user_id, else its app_id
     only: frozenset[str] | None = None  # the document types the door's operation takes (None: any)
 
 
@@ -492,6 +492,7 @@ class Pipeline:
             self.services.store.record_rejection(
                 received_at=intake.received_at,
                 door=intake.transport.door,
+                peer=intake.transport.peer,
                 sender=sender.identity if sender else None,
                 message_id=header.message_id if header else None,
                 document_type=header.document_type if header else None,
@@ -504,6 +505,8 @@ class Pipeline:
             )
         except SQLAlchemyError:
             log.warning("could not record the rejection", exc_info=True)
+        if intake.signature is None:
+            metrics.UNAUTHENTICATED_REJECTIONS.labels(intake.transport.door).inc()
         return Outcome(status, built.body, False, header.message_id if header else None, codes)
 
 

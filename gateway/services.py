@@ -22,6 +22,7 @@ from gateway.outbound.outbox import Outbox
 from gateway.parties import PartyRegistry, read_parties_file, sync_parties
 from gateway.receipts import ReceiptBuilder
 from gateway.schemas.registry import SchemaRegistry
+from gateway.signing.expiry import CertificateInUse, certificates_in_use
 from gateway.signing.revocation.checker import RevocationChecker
 from gateway.signing.rotation import GatewayKeys
 from gateway.signing.trust import TrustStore
@@ -69,6 +70,10 @@ class Services:
             )
             self._local.publisher = publisher
         return publisher
+
+    def certificates_in_use(self) -> list[CertificateInUse]:
+        """Every party's certificates and CAs and the gateway's own (current and, during a rotation, next)."""
+        return certificates_in_use(self.parties.all(), self.settings.gateway.identity, self.keys.certificates())
 
     def close(self) -> None:
         publisher = getattr(self._local, "publisher", None)

@@ -64,6 +64,7 @@ def context_for(
         outgoing=services.outbox,
         correlation_id=correlation_id,
         actor=actor,
+        certificates=services.certificates_in_use,
         source=source,
     )
 

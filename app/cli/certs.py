@@ -1,9 +1,10 @@
 """`gateway certs list [--expiring 60d] [--json]`: every certificate in use and when it expires.
 
 Lists the parties' registered certificates and partner CAs (as the store has them) and
-the gateway's own signing certificate, soonest expiry first. With `--expiring`, only
-those that expire within that time (or have expired), and the exit status is 1 when
-there is any, so that a cron job or a monitoring check can run it.
+the gateway's own signing certificate (and the next one during a key rotation), soonest
+expiry first. With `--expiring`, only those that expire within that time (or have
+expired), and the exit status is 1 when there is any, so that a cron job or a
+monitoring check can run it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app.cli.output import console, write_json
 from gateway.config import load_settings
 from gateway.parties import PartyRegistry
 from gateway.signing.expiry import CertificateInUse, certificates_in_use
-from gateway.signing.keys import load_certificates
+from gateway.signing.rotation import own_certificates
 from gateway.store.engine import make_engine
 
 _UNITS = {"d": dt.timedelta(days=1), "w": dt.timedelta(weeks=1), "h": dt.timedelta(hours=1)}
@@ -48,9 +49,9 @@ def _list(args: argparse.Namespace) -> int:
         parties = PartyRegistry(engine).all()
     finally:
         engine.dispose()
-    own = load_certificates(settings.party_cert(settings.gateway.identity))[0]
+    own = own_certificates(settings.pki_dir, settings.gateway.identity)
     now = dt.datetime.now(dt.UTC)
-    found = certificates_in_use(parties, (settings.gateway.identity, own))
+    found = certificates_in_use(parties, settings.gateway.identity, own)
     if args.expiring is not None:
         found = [entry for entry in found if entry.not_after <= now + args.expiring]
     if args.json:

@@ -47,7 +47,8 @@ class AmqpDoor:
         if self._loop.stopping.is_set():
             return  # left unacknowledged: the broker requeues it when the connection closes
         correlation_id = properties.correlation_id or properties.message_id
-        transport = Transport("amqp", correlation_id, properties.app_id)
+        # The connection's peer address is not known here; RabbitMQ refuses a user_id that is not the connection's user.
+        transport = Transport("amqp", correlation_id, properties.user_id or properties.app_id)
         outcome = self._intake(body, properties, transport)
         if properties.reply_to and not may_reply_to(properties.reply_to):
             log.warning(

@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import text
 
 from gateway import metrics
-from gateway.signing.expiry import certificates_in_use, earliest_expiry
+from gateway.signing.expiry import earliest_expiry
 from gateway.adapters import soap
 from gateway.errors import ErrorCode, Problem
 from gateway.exceptions import BodyIncomplete
@@ -127,9 +127,7 @@ class GatewayApp:
         return _respond(start_response, 200 if ready else 503, body, "application/json")
 
     def metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        services = self.pipeline.services
-        own = (services.settings.gateway.identity, services.keys.current.certificate)
-        body, content_type = metrics.exposition(earliest_expiry(certificates_in_use(services.parties.all(), own)))
+        body, content_type = metrics.exposition(earliest_expiry(self.pipeline.services.certificates_in_use()))
         return _respond(start_response, 200, body, content_type)
 
     def _store_ready(self) -> bool:

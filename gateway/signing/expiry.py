@@ -1,5 +1,5 @@
 """The certificates in use and when each expires: every party's registered certificates and partner CAs,
-and the gateway's own signing certificate."""
+and the gateway's own signing certificates (the next one too during a key rotation)."""
 
 from __future__ import annotations
 
@@ -36,12 +36,14 @@ class CertificateInUse:
         return (self.not_after - now) // dt.timedelta(days=1)
 
 
-def certificates_in_use(parties: Iterable[Party], own: tuple[str, x509.Certificate]) -> list[CertificateInUse]:
-    """Every party's certificates and CAs and the gateway's own certificate, soonest expiry first, each once."""
+def certificates_in_use(
+    parties: Iterable[Party], own_party: str, own: Iterable[x509.Certificate]
+) -> list[CertificateInUse]:
+    """Every party's certificates and CAs and the gateway's own certificates (`own`: the current one and,
+    during a key rotation, the next one), soonest expiry first, each once."""
     found: dict[tuple[str, str], CertificateInUse] = {}
-    own_party, own_certificate = own
     for entry in (
-        CertificateInUse.of(own_party, "signing", own_certificate),
+        *(CertificateInUse.of(own_party, "signing", certificate) for certificate in own),
         *(CertificateInUse.of(p.identity, "signing", c) for p in parties for c in p.certificates.values()),
         *(CertificateInUse.of(p.identity, "ca", c) for p in parties for c in p.anchors),
     ):

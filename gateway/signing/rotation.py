@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gateway.exceptions import ConfigurationError
@@ -58,16 +59,25 @@ class GatewayKeys:
             return self.current
         return self.next if (now or dt.datetime.now(dt.UTC)) >= self.next_from else self.current
 
+    def certificates(self) -> list[x509.Certificate]:
+        """The current certificate, then the next one during a rotation."""
+        return [self.current.certificate] if self.next is None else [self.current.certificate, self.next.certificate]
+
     def published(self) -> bytes:
         """The certificates partners should know: the current one, then the next one during a rotation (PEM)."""
-        identities = [self.current] if self.next is None else [self.current, self.next]
-        return b"".join(i.certificate.public_bytes(serialization.Encoding.PEM) for i in identities)
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.certificates())
+
+
+def own_certificates(directory: Path, identity: str) -> list[x509.Certificate]:
+    """The gateway's current certificate and, during a rotation, the next one, as the PKI directory has them
+    (without their keys, for commands that only look at them; a missing file is left out)."""
+    files = [cert_path(directory, identity), cert_path(directory, next_name(identity))]
+    return [load_certificates(path)[0] for path in files if path.exists()]
 
 
 def published_ders(directory: Path, identity: str) -> frozenset[bytes]:
     """The DER of the gateway's current certificate and, during a rotation, of the next one: what may sign its receipts."""
-    files = [cert_path(directory, identity), cert_path(directory, next_name(identity))]
-    return frozenset(der_of(load_certificates(path)[0]) for path in files if path.exists())
+    return frozenset(der_of(certificate) for certificate in own_certificates(directory, identity))
 
 
 Signer = SigningIdentity | GatewayKeys

@@ -180,6 +180,7 @@ class MessageStore:
         *,
         received_at: dt.datetime,
         door: str,
+        peer: str | None,
         sender: str | None,
         message_id: str | None,
         document_type: str | None,
@@ -196,6 +197,7 @@ class MessageStore:
                 insert(rejections).values(
                     received_at=received_at,
                     door=door,
+                    peer=_clip(peer, 64),
                     sender=_clip(sender, 64),
                     authenticated=authenticated,
                     message_id=_clip(message_id, 64),

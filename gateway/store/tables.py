@@ -133,6 +133,8 @@ rejections = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("received_at", DateTime(timezone=True), nullable=False, index=True),
     Column("door", String(8), nullable=False),
+    # the HTTP/SOAP client's address (REMOTE_ADDR); for AMQP the message's user_id (checked by the broker) or app_id
+    Column("peer", String(64)),
     Column("sender", String(64), index=True),  # as claimed; unverified when the signature failed
     # whether the signature verified as `sender`: only such rejections count in a party's rates
     Column("authenticated", Boolean, nullable=False, server_default=false()),

@@ -3,8 +3,10 @@
 A CRL counts for a certificate only when its issuer issued that certificate, its
 signature verifies with that issuer's key, and it is current (its nextUpdate has not
 passed). Checking is a dictionary lookup: no network and no file on the hot path.
-The disk cache (one DER file per source) lets a restarted gateway check at once,
-before the first fetch; each file keeps its CRL's nextUpdate inside it.
+The disk cache (one DER file per source, and a file naming the source) lets a restarted
+gateway check at once, before the first fetch, with the configured sources' CRLs and
+the still-current ones of the distribution points seen before; each file keeps its
+CRL's nextUpdate inside it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gateway.signing.revocation.fetch import FetchError, read_source
 
 log = structlog.get_logger(__name__)
 FETCH_TIMEOUT_S = 10.0
+_SOURCE_SUFFIX = ".source"  # beside each cached CRL: its source, so a distribution point's CRL is found at start
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,30 @@ class CrlStore:
         return tuple(self._sources)
 
     def load_cache(self) -> None:
-        """The CRLs cached on disk by an earlier run (before the first fetch)."""
+        """The CRLs cached on disk by an earlier run (before the first fetch).
+
+        Those of the configured sources, and those of the distribution points an earlier run
+        saw that are still current: each is a source again (the timer fetches it), so a
+        restart while a CA's CRL server is down keeps checking against what was fetched.
+        """
         for source in list(self._sources):
             try:
                 self._hold(source, parse_crl(self._cache_file(source).read_bytes()))
             except (OSError, ValueError):
                 continue
+        now = dt.datetime.now(dt.UTC)
+        for named in sorted(self._cache_dir.glob(f"*{_SOURCE_SUFFIX}")):
+            try:
+                source = named.read_text(encoding="utf-8").strip()
+                if source in self._sources or not source.startswith(("http://", "https://")):
+                    continue
+                held = HeldCrl.of(parse_crl(self._cache_file(source).read_bytes()), source)
+            except (OSError, ValueError, UnicodeDecodeError):
+                continue
+            if held.current(now):
+                with self._lock:
+                    self._sources.append(source)
+                self._hold(source, held.crl)
 
     def lookup(self, certificate: x509.Certificate, issuer: x509.Certificate, at: dt.datetime) -> HeldCrl | None:
         """The current CRL of `issuer` that covers `certificate`, if one is held."""
@@ -139,11 +160,18 @@ class CrlStore:
         return self._cache_dir / f"{hashlib.sha256(source.encode()).hexdigest()[:32]}.crl"
 
     def _write_cache(self, source: str, crl: x509.CertificateRevocationList) -> None:
+        """`<hash>.crl` (DER) and, beside it, `<hash>.source` naming where it came from (read back at start)."""
         path = self._cache_file(source)
         try:
             self._cache_dir.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(crl.public_bytes(serialization.Encoding.DER))
-            temporary.replace(path)
+            _replace(path.with_suffix(_SOURCE_SUFFIX), source.encode("utf-8"))
+            _replace(path, crl.public_bytes(serialization.Encoding.DER))
         except OSError as exc:
             log.warning("CRL not cached on disk", source=source, error=str(exc))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole (a reader never sees half a file)."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)

@@ -16,7 +16,7 @@ from gateway import client
 from gateway.lifecycle import MessageStatus
 from gateway.services import Services
 from gateway.store.tables import messages as messages_table
-from gateway.store.tables import processing
+from gateway.store.tables import processing, rejections
 
 
 def amqp_partner(services: Services) -> client.AmqpClient:
@@ -89,6 +89,13 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     empty = requests.post(url + "/v1/messages", data=b"", headers={"Content-Type": "application/xml"}, timeout=10)
     assert empty.status_code == 400
     assert client.read_receipt(empty.content, services.trust).codes == ("REQUEST_EMPTY",)
+    with services.engine.connect() as connection:  # each kept with the client's address, as not authenticated
+        refused = connection.execute(
+            select(rejections.c.peer, rejections.c.authenticated).where(
+                rejections.c.door == "http", rejections.c.codes.in_(("CONTENT_TYPE_UNSUPPORTED", "REQUEST_EMPTY"))
+            )
+        ).all()
+    assert refused and set(refused) == {("127.0.0.1", False)}
 
     assert requests.get(url + "/v1/messages", timeout=10).status_code == 405
     assert requests.get(url + "/nowhere", timeout=10).status_code == 404
@@ -109,6 +116,7 @@ def test_http_door_answers_every_request_with_the_right_status(live_gateway: Liv
     metrics = requests.get(url + "/metrics", timeout=10).text
     assert 'gateway_intake_messages_total{door="http",outcome="accepted"}' in metrics
     assert 'outcome="REQUEST_TOO_LARGE"' in metrics
+    assert 'gateway_unauthenticated_rejections_total{door="http"}' in metrics
     # the earliest expiry per party, the gateway's own certificate included (read from the store per scrape)
     own = services.keys.current.certificate.not_valid_after_utc.timestamp()
     expiry = {

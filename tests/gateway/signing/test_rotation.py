@@ -15,7 +15,7 @@ from gateway.exceptions import ConfigurationError
 from gateway.receipts import ReceiptBuilder
 from gateway.signing.keys import SigningIdentity, der_of, load_certificates
 from gateway.signing.pki import PartyKeySpec, init_pki
-from gateway.signing.rotation import GatewayKeys, finish, published_ders, rotate
+from gateway.signing.rotation import GatewayKeys, finish, own_certificates, published_ders, rotate
 from gateway.signing.verify import verify_envelope
 
 GATEWAY = PartyKeySpec("VNECOMGW", "Rotation test gateway", "VN", "ec-p256")
@@ -54,6 +54,18 @@ def test_outside_a_rotation_only_the_current_certificate_is_published(pki: Path)
     keys = GatewayKeys.load(pki, GATEWAY.identity, next_from=None)
 
     assert [der_of(c) for c in _pem_certificates(keys.published())] == [der_of(keys.current.certificate)]
+
+
+def test_the_certificates_in_use_are_the_current_one_and_during_a_rotation_the_next(pki: Path) -> None:
+    """What `certs list` and the expiry alerts look at, from the files and from the loaded keys alike."""
+    before = GatewayKeys.load(pki, GATEWAY.identity, next_from=None)
+    assert [der_of(c) for c in own_certificates(pki, GATEWAY.identity)] == [der_of(before.current.certificate)]
+
+    made = rotate(pki, GATEWAY)
+    during = GatewayKeys.load(pki, GATEWAY.identity, next_from=None)
+    expected = [der_of(before.current.certificate), der_of(made.certificate)]
+    assert [der_of(c) for c in own_certificates(pki, GATEWAY.identity)] == expected
+    assert [der_of(c) for c in during.certificates()] == expected
 
 
 def test_receipts_are_signed_by_the_next_key_once_it_has_taken_over(pki: Path) -> None:

@@ -414,6 +414,7 @@ def test_record_rejection_stores_codes_and_json_errors(store: MessageStore, engi
     store.record_rejection(
         received_at=received_at,
         door="soap",
+        peer="2001:db8::7",
         sender="S" * 80,  # as claimed; longer than the column: clipped, not an error
         message_id="not-a-uuid",
         document_type="ECOM_ORDER",
@@ -442,8 +443,9 @@ def test_record_rejection_stores_codes_and_json_errors(store: MessageStore, engi
     ]
     assert "phần tử" in row.errors  # stored readable, not \u-escaped
     assert row.sender == "S" * 64
-    assert (row.door, row.message_id, row.document_type, row.correlation_id) == (
+    assert (row.door, row.peer, row.message_id, row.document_type, row.correlation_id) == (
         "soap",
+        "2001:db8::7",
         "not-a-uuid",
         "ECOM_ORDER",
         "corr-1",
@@ -457,6 +459,7 @@ def test_record_rejection_of_an_unreadable_request(store: MessageStore, engine: 
     store.record_rejection(
         received_at=T0,
         door="http",
+        peer=None,
         sender=None,
         message_id=None,
         document_type=None,
@@ -469,6 +472,6 @@ def test_record_rejection_of_an_unreadable_request(store: MessageStore, engine: 
 
     with engine.connect() as connection:
         (row,) = connection.execute(select(rejections)).all()
-    assert (row.sender, row.message_id, row.document_type, row.body) == (None, None, None, None)
+    assert (row.peer, row.sender, row.message_id, row.document_type, row.body) == (None, None, None, None, None)
     assert row.codes == "REQUEST_TOO_LARGE"
     assert json.loads(row.errors)[0]["message"] == "the body has 99 bytes; the limit is 10"

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import threading
 import time
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -210,12 +214,10 @@ def test_fetched_crls_are_cached_on_disk_for_the_next_start(
     assert restarted.lookup(party.certificate, ca.certificate, dt.datetime.now(dt.UTC)) is not None
 
 
-def test_a_distribution_point_seen_at_intake_is_fetched_by_the_timer_not_at_intake(
-    tmp_path: Path, ca: CertificateAuthority
-) -> None:
-    url = f"http://127.0.0.1:{free_port()}/ca.crl"
+def with_distribution_point(ca: CertificateAuthority, url: str) -> x509.Certificate:
+    """A party certificate from `ca` whose CRL distribution point is `url`."""
     with_point = ca.issue("Party with a CRL point", "0109990002", "ec-p256")
-    certificate = (
+    return (
         x509.CertificateBuilder()
         .subject_name(with_point.certificate.subject)
         .issuer_name(ca.certificate.subject)
@@ -229,9 +231,72 @@ def test_a_distribution_point_seen_at_intake_is_fetched_by_the_timer_not_at_inta
         )
         .sign(ca.key, hashes.SHA256())
     )
+
+
+@contextlib.contextmanager
+def crl_server(directory: Path) -> Iterator[str]:
+    """An HTTP server of the files in `directory` on 127.0.0.1; yields its base URL, and is down once left."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_distribution_point_seen_at_intake_is_fetched_by_the_timer_not_at_intake(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/ca.crl"
+    certificate = with_distribution_point(ca, url)
     checking = checker(tmp_path, Policy.SOFT)
 
     verdict, _ = checking.check((certificate, ca.certificate))
 
     assert verdict.status is Status.UNKNOWN
     assert url in checking.crls.sources  # for the timer (woken by `wanted`), which fetches it
+
+
+def test_a_distribution_points_crl_cached_on_disk_is_used_after_a_restart_with_its_server_down(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    write_crl(served / "ca.crl", ca, (12345,))
+    with crl_server(served) as base:
+        certificate = with_distribution_point(ca, f"{base}/ca.crl")
+        before = checker(tmp_path, Policy.HARD)  # no configured CRL: only the certificate's point
+        assert before.check((certificate, ca.certificate))[0].status is Status.UNKNOWN  # the point is now wanted
+        before.crls.refresh()  # the timer's fetch, which caches it on disk
+        assert before.check((certificate, ca.certificate))[0].source is Source.CRL
+        before.stop()
+
+    restarted = RevocationChecker(before.settings)  # a new process: the server is down, the disk cache is there
+    verdict, policy = restarted.check((certificate, ca.certificate))
+    restarted.stop()
+
+    assert (verdict.status, verdict.source, policy) == (Status.GOOD, Source.CRL, Policy.HARD)
+    assert verdict.problem(policy) is None  # accepted under `hard`, without the CRL server
+
+
+def test_a_cached_crl_past_its_next_update_is_not_loaded_at_start(tmp_path: Path, ca: CertificateAuthority) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    write_crl(served / "ca.crl", ca, next_update=dt.timedelta(seconds=1))
+    with crl_server(served) as base:
+        url = f"{base}/ca.crl"
+        before = CrlStore((url,), tmp_path / "crl-cache")
+        before.refresh()
+    time.sleep(1.1)
+
+    restarted = CrlStore((), tmp_path / "crl-cache")
+    restarted.load_cache()
+    assert url not in restarted.sources and restarted.next_updates() == {}
