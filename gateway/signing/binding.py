@@ -28,11 +28,14 @@ def signer_problems(
 ) -> list[Problem]:
     """Every reason the signature (or the certificate presented for it) is not `identity`'s; empty when it is."""
     problems: list[Problem] = []
-    from_identity = locate(signature.root, "Header/From/identity")
     if party is None:
-        problems.append(Problem(ErrorCode.PARTY_UNKNOWN, f"party {identity!r} is not registered", from_identity))
+        problems.append(
+            Problem(ErrorCode.PARTY_UNKNOWN, f"party {identity!r} is not registered", _from_identity(signature))
+        )
     elif not party.active:
-        problems.append(Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", from_identity))
+        problems.append(
+            Problem(ErrorCode.PARTY_SUSPENDED, f"party {party.identity!r} is {party.status}", _from_identity(signature))
+        )
     anchors = party.anchors if party else ()
     problems.extend(trust.check(signature.certificate_der, signature.intermediates, party_anchors=anchors))
     if party is not None:
@@ -49,6 +52,10 @@ def signer_problems(
                 )
             )
     return problems
+
+
+def _from_identity(signature: VerifiedSignature | PresentedCertificate) -> str:
+    return locate(signature.root, "Header/From/identity")
 
 
 def _key_info(signature: VerifiedSignature | PresentedCertificate) -> str:

@@ -53,9 +53,9 @@ class RevocationChecker:
 
     def _one(self, certificate: x509.Certificate, issuer: x509.Certificate, at: dt.datetime) -> Verdict:
         held = self.crls.lookup(certificate, issuer, at)
-        subject = certificate.subject.rfc4514_string()
         if held is not None:
             if certificate.serial_number in held.revoked:
+                subject = certificate.subject.rfc4514_string()
                 entry = held.crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
                 when = entry.revocation_date_utc.isoformat() if entry else "an unknown time"
                 return Verdict(Status.REVOKED, Source.CRL, f"certificate {subject} was revoked at {when} (CRL)")
@@ -63,6 +63,7 @@ class RevocationChecker:
         answer = self.ocsp.status(certificate, issuer)
         if answer is not None:
             return answer
+        subject = certificate.subject.rfc4514_string()
         return Verdict(
             Status.UNKNOWN, Source.NONE, f"no current CRL of {issuer.subject.rfc4514_string()} and no OCSP responder for {subject}"
         )

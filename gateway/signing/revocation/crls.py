@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -34,6 +34,9 @@ class HeldCrl:
     crl: x509.CertificateRevocationList
     source: str
     revoked: frozenset[int]  # serial numbers, for a lookup in constant time
+    # The signature checked once per issuer certificate (CAs on validated paths: a handful), not per
+    # message: verifying it cost more than the rest of the revocation check.
+    _issuers: dict[x509.Certificate, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, crl: x509.CertificateRevocationList, source: str) -> HeldCrl:
@@ -46,6 +49,12 @@ class HeldCrl:
     def issued_by(self, issuer: x509.Certificate) -> bool:
         if self.crl.issuer != issuer.subject:
             return False
+        known = self._issuers.get(issuer)
+        if known is None:
+            known = self._issuers[issuer] = self._signed_by(issuer)
+        return known
+
+    def _signed_by(self, issuer: x509.Certificate) -> bool:
         try:
             return self.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
         except (InvalidSignature, TypeError, ValueError):
