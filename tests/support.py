@@ -7,6 +7,8 @@ import contextlib
 import fcntl
 import os
 import re
+import socketserver
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -147,6 +149,19 @@ class Live:
     @property
     def port(self) -> int:
         return self.process.port
+
+
+@contextlib.contextmanager
+def served(server: socketserver.BaseServer) -> Iterator[str]:
+    """Run a test's HTTP server (bound to 127.0.0.1) in a thread; yields its base URL, and it is down once left."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:

@@ -9,13 +9,13 @@ production code turns a check off.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
+from support import served
 
 from conformance.cli import main
 from conformance.suite.manifest import Suite
@@ -65,7 +65,7 @@ class _Quiet(WSGIRequestHandler):
 
 
 def without_connection_header(app: GatewayApp) -> Callable[..., Iterable[bytes]]:
-    """wsgiref refuses hop-by-hop headers such as the app's "Connection: close" (gunicorn takes them);
+    """wsgiref refuses hop-by-hop headers such as the app's "Connection: close" (the gateway's HTTP server takes them);
     it closes every connection anyway, so the header can go."""
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -80,15 +80,8 @@ def without_connection_header(app: GatewayApp) -> Callable[..., Iterable[bytes]]
 @contextlib.contextmanager
 def serving(pipeline: Pipeline) -> Iterator[str]:
     app = without_connection_header(GatewayApp(pipeline))
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with served(make_server("127.0.0.1", 0, app, handler_class=_Quiet)) as url:
+        yield url
 
 
 def test_a_gateway_that_does_not_verify_signatures_fails_the_signature_cases_and_only_them(

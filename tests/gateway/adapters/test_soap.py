@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
+from support import served
 
 from gateway.adapters.soap import SUBMIT_ACTION, TNS, SoapResponse, handle_soap, outcome_response, wsdl
 from gateway.pipeline import Outcome, Transport
@@ -420,16 +420,9 @@ def live_gateway() -> Iterator[LiveGateway]:
         )
         return [response.body]
 
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    holder["url"] = f"http://127.0.0.1:{server.server_port}/soap"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)) as base:
+        holder["url"] = f"{base}/soap"
         yield LiveGateway(holder["url"], pipeline, content_types)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

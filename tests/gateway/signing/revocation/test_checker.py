@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import threading
 import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from conformance.suite.ocsp_responder import OcspResponder
+from support import served
 
 from app.process import free_port
 from gateway.config import RevocationSettings
@@ -236,15 +236,8 @@ def with_distribution_point(ca: CertificateAuthority, url: str) -> x509.Certific
 @contextlib.contextmanager
 def crl_server(directory: Path) -> Iterator[str]:
     """An HTTP server of the files in `directory` on 127.0.0.1; yields its base URL, and is down once left."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with served(ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(directory)))) as url:
+        yield url
 
 
 class QuietFiles(SimpleHTTPRequestHandler):
