@@ -62,6 +62,7 @@ class Expectation:
     codes: frozenset[str] = frozenset()
     same_receipt_as: str | None = None  # an earlier step whose receipt must come back byte for byte
     business: BusinessExpectation | None = None
+    within_s: float | None = None  # the receipt must come back this many seconds after the message was sent
 
     @property
     def http_status(self) -> int:
@@ -69,13 +70,16 @@ class Expectation:
 
     def describe(self) -> str:
         if not self.accepted:
-            return f"rejected: {', '.join(sorted(self.codes))} (HTTP {self.http_status})"
+            return f"rejected: {', '.join(sorted(self.codes))} (HTTP {self.http_status})" + self._in_time()
         text = "accepted (HTTP 200)"
         if self.same_receipt_as:
             text += f", with the receipt of step {self.same_receipt_as!r} again"
         if self.business:
             text += f", then {self.business.describe()}"
-        return text
+        return text + self._in_time()
+
+    def _in_time(self) -> str:
+        return f", within {self.within_s:g} s" if self.within_s is not None else ""
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,24 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Slow connections the case holds open on the door while its steps run (see `conformance.suite.holds`).
+
+    `name` is the kind of slow request (with `params`); each of the `connections` must be closed by the
+    gateway within `closed_within_s` of its opening.
+    """
+
+    name: str
+    connections: int
+    closed_within_s: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        kind = self.name.replace("_", " ")
+        return f"{self.connections} connections ({kind}), each closed within {self.closed_within_s:g} s"
+
+
+@dataclass(frozen=True)
 class Step:
     """One message of a case and the outcome it must get."""
 
@@ -183,6 +205,8 @@ class Case:
     steps: tuple[Step, ...]
     doors: tuple[str, ...] = DOORS
     family: str | None = None  # the generated family it comes from, if any
+    hold: Hold | None = None  # slow connections held open while the steps run
+
 
     @property
     def business(self) -> bool:
@@ -190,8 +214,10 @@ class Case:
 
     def describe_expectation(self) -> str:
         if len(self.steps) == 1:
-            return self.steps[0].expect.describe()
-        return "; ".join(f"{step.name}: {step.expect.describe()}" for step in self.steps)
+            text = self.steps[0].expect.describe()
+        else:
+            text = "; ".join(f"{step.name}: {step.expect.describe()}" for step in self.steps)
+        return f"{text}, while holding {self.hold.describe()}" if self.hold else text
 
 
 class Unavailable(Exception):

@@ -50,7 +50,7 @@ class CaseResult:
         step = self.failed_step
         if step is None:
             return ""
-        where = f"step {step.name!r}: " if len(self.case.steps) > 1 else ""
+        where = f"step {step.name!r}: " if len(self.case.steps) > 1 or self.case.hold else ""
         return where + "; ".join(step.mismatches)
 
 
