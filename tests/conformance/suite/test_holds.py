@@ -101,4 +101,5 @@ def test_a_server_that_keeps_slow_connections_fails_the_case_within_its_bounds(
     assert message.mismatches and message.mismatches[0].startswith("no receipt")
     assert held.mismatches == ("5 of 5 connections: still open 2 s after it was opened",)
     assert held.actual == "0 of 5 closed"
+    assert result.failure_message().startswith("step 'message': no receipt")
     assert time.monotonic() - started < 6
