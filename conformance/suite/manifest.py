@@ -58,11 +58,13 @@ _STEP_KEYS = frozenset(
         "attack",
         "content_type",
         "operation",
+        "reply_to",
         "expect",
     }
 )
 _CONTENT_TYPE_DOORS = frozenset({"http", "amqp"})  # the doors whose transport carries a content type we choose
 _OPERATION_DOORS = frozenset({"soap11", "soap12"})  # the doors with operations to choose from
+_REPLY_TO = ("ordinary-queue",)  # the reply_to queues a step may ask for (AMQP door only)
 
 
 class ManifestError(ValueError):
@@ -140,6 +142,8 @@ def parse_case(data: Mapping[str, Any], family: str | None = None) -> Case:
         raise ManifestError(
             f"{table.where}: a content type can be chosen on the {sorted(_CONTENT_TYPE_DOORS)} doors only"
         )
+    if any(step.reply_to is not None for step in steps) and doors != ("amqp",):
+        raise ManifestError(f"{table.where}: a reply_to can be chosen on the amqp door only")
     if any(step.operation is not None for step in steps) and not set(doors) <= _OPERATION_DOORS:
         raise ManifestError(f"{table.where}: an operation can be chosen on the {sorted(_OPERATION_DOORS)} doors only")
     return Case(case_id, title, checks, why, tags, tuple(steps), doors, family, hold)
@@ -170,8 +174,13 @@ def _step(table: _Table, name: str | None = None) -> Step:
         attack=_operation(table.take("attack", dict, None), TRANSFORMS, table.where),
         content_type=table.take("content_type", str, None),
         operation=table.take("operation", str, None),
+        reply_to=table.take("reply_to", str, None),
     )
     table.finish()
+    if step.reply_to not in (None, *_REPLY_TO):
+        raise ManifestError(f"{table.where}: reply_to is one of {list(_REPLY_TO)}, not {step.reply_to!r}")
+    if (step.reply_to is None) != step.expect.answered:
+        raise ManifestError(f"{table.where}: a step with reply_to expects outcome 'unanswered', and only it")
     if step.operation not in (None, "Submit", "Pull"):
         raise ManifestError(f"{table.where}: the SOAP operations are Submit and Pull, not {step.operation!r}")
     if step.signer not in SIGNERS:
@@ -187,6 +196,7 @@ def _expectation(table: _Table) -> Expectation:
     business = table.take("business", dict, None)
     within_s = table.take("within_s", (int, float), None)
     expectation = Expectation(
+        answered=outcome != "unanswered",
         accepted=outcome == "accepted",
         codes=codes,
         same_receipt_as=table.take("same_receipt_as", str, None),
@@ -194,13 +204,15 @@ def _expectation(table: _Table) -> Expectation:
         within_s=None if within_s is None else _seconds(within_s, table, "within_s"),
     )
     table.finish()
-    if outcome not in ("accepted", "rejected"):
-        raise ManifestError(f"{table.where}: outcome is 'accepted' or 'rejected', not {outcome!r}")
+    if outcome not in ("accepted", "rejected", "unanswered"):
+        raise ManifestError(f"{table.where}: outcome is 'accepted', 'rejected' or 'unanswered', not {outcome!r}")
     if unknown := codes - spec.ERROR_CODES:
         raise ManifestError(f"{table.where}: unknown error codes {sorted(unknown)}")
     if codes & spec.UNPROVOKABLE_CODES:
         raise ManifestError(f"{table.where}: no message can provoke {sorted(codes & spec.UNPROVOKABLE_CODES)}")
-    if expectation.accepted == bool(codes):
+    if not expectation.answered and (codes or business is not None or within_s is not None):
+        raise ManifestError(f"{table.where}: an unanswered step has no codes, business outcome or within_s")
+    if expectation.answered and expectation.accepted == bool(codes):
         raise ManifestError(f"{table.where}: a rejection lists its codes, an acceptance none")
     if expectation.business and not expectation.accepted:
         raise ManifestError(f"{table.where}: only an accepted message has a business outcome")

@@ -56,19 +56,23 @@ class BusinessExpectation:
 
 @dataclass(frozen=True)
 class Expectation:
-    """The outcome a step must get: accepted, or rejected with exactly these error codes."""
+    """The outcome a step must get: accepted, or rejected with exactly these error codes; or, for a step whose
+    receipt may not be delivered where it asks (`Step.reply_to`), no answer there at all (`answered` False)."""
 
     accepted: bool
     codes: frozenset[str] = frozenset()
     same_receipt_as: str | None = None  # an earlier step whose receipt must come back byte for byte
     business: BusinessExpectation | None = None
     within_s: float | None = None  # the receipt must come back this many seconds after the message was sent
+    answered: bool = True
 
     @property
     def http_status(self) -> int:
         return 200 if self.accepted else spec.http_status(self.codes)
 
     def describe(self) -> str:
+        if not self.answered:
+            return "nothing delivered to the queue named in reply_to"
         if not self.accepted:
             return f"rejected: {', '.join(sorted(self.codes))} (HTTP {self.http_status})" + self._in_time()
         text = "accepted (HTTP 200)"
@@ -191,6 +195,7 @@ class Step:
     attack: Operation | None = None  # on the signed bytes
     content_type: str | None = None  # the transport's content type ("" for none), instead of application/xml
     operation: str | None = None  # the SOAP operation, instead of Submit (e.g. Pull)
+    reply_to: str | None = None  # AMQP: "ordinary-queue", a queue the run declares with a name of its choosing
 
 
 @dataclass(frozen=True)

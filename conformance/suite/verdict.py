@@ -56,6 +56,11 @@ def judge(
     seconds: float = 0.0,
 ) -> Verdict:
     """The verdict on one step's answer, which took `seconds` to come."""
+    if not expect.answered:
+        if response.receipt is None:
+            return Verdict("nothing delivered", (), (), None)
+        problem = "a message was delivered to the queue named in reply_to, which the run named itself"
+        return Verdict("a message delivered", (), (problem,), None)
     if response.receipt is None:
         problem = response.problem or "the answer was empty"
         return Verdict(f"no receipt ({problem})", (), (f"no receipt: {problem}",), None)

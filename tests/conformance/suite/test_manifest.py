@@ -102,6 +102,7 @@ def test_every_document_type_is_accepted_through_every_door(suite: Suite, door: 
         # slow clients on the HTTP door
         "transport.slow.stalled-bodies",
         "transport.slow.trickling-headers",
+        "transport.amqp-reply-to-ordinary-queue",
     ],
 )
 def test_the_suite_covers_what_the_issue_lists(suite: Suite, required: str) -> None:
@@ -230,6 +231,14 @@ def test_steps_refer_to_earlier_steps_by_name() -> None:
         ({"doors": ["http"], "hold": {**STALLED, "sent": 6000}}, "fewer bytes"),
         ({"doors": ["http"], "hold": {**STALLED, "name": "trickling_headers", "colour": "red"}}, "trickling_headers"),
         ({"hold": {"name": "trickling_headers", "connections": 1, "closed_within_s": 5}}, "on the http door only"),
+        ({"doors": ["amqp"], "reply_to": "gateway.inbound", "expect": {"outcome": "unanswered"}}, "reply_to is one of"),
+        ({"doors": ["amqp"], "reply_to": "ordinary-queue"}, "expects outcome 'unanswered'"),
+        ({"doors": ["amqp"], "expect": {"outcome": "unanswered"}}, "expects outcome 'unanswered'"),
+        ({"reply_to": "ordinary-queue", "expect": {"outcome": "unanswered"}}, "on the amqp door only"),
+        (
+            {"doors": ["amqp"], "reply_to": "ordinary-queue", "expect": {"outcome": "unanswered", "within_s": 1}},
+            "has no",
+        ),
     ],
 )
 def test_a_mistake_in_a_case_is_refused_with_the_case_named(change: dict[str, Any], complaint: str) -> None:
