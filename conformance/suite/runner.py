@@ -3,7 +3,9 @@
 Each case runs with fresh message ids, so the suite can run again and again
 against the same gateway. A case whose prerequisites this run lacks (see
 `identities`), that is not for this run's door, or that expects a business
-outcome nobody can observe here, is skipped with the reason.
+outcome nobody can observe here, is skipped with the reason. A case that holds slow
+connections open (`holds`) runs its steps while they are held, and what became of
+them is judged as one more step, "held connections".
 """
 
 from __future__ import annotations
@@ -78,7 +80,11 @@ class Runner:
             held.abandon()
             problem = f"could not open the connections to hold: {exc}"
             return [StepResult("held connections", expected, problem, (), (problem,), b"", None)]
-        steps = self._steps(prepared)
+        try:
+            steps = self._steps(prepared)
+        except BaseException:
+            held.abandon()
+            raise
         outcome = held.finish(self.receipts)
         held_step = StepResult(
             "held connections", expected, outcome.actual, (), outcome.mismatches, outcome.sent, outcome.answer
