@@ -1,9 +1,9 @@
 """The `gateway-conformance` command: list the cases, run them against a gateway, export signed messages.
 
-    gateway-conformance list [--tag T] [--only ID]
+    gateway-conformance list [--tag T] [--only ID] [--skip ID]
     gateway-conformance run --target URL [--soap|--soap12|--amqp-exchange NAME] --party ID --key FILE
                             --cert FILE --ca FILE [--roles R,R] [--identities DIR] [--parties FILE]
-                            [--tag T] [--only ID] [--junit FILE] [--html FILE]
+                            [--tag T] [--only ID] [--skip ID] [--junit FILE] [--html FILE]
     gateway-conformance export ID... --out DIR --party ID --key FILE --cert FILE [...]
 
 It exits 0 when every case selected passed or was skipped, 1 when one failed, 2 on a usage error.
@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         suite = load_suite(args.manifest)
-        cases = suite.select(args.tag, args.only)
+        cases = suite.select(args.tag, args.only, args.skip)
         if not cases:
-            console.print("[red]no case matches --tag/--only[/red]")
+            console.print("[red]no case matches --tag/--only/--skip[/red]")
             return 2
         return int(args.run(args, suite, cases))
     except (ManifestError, ValueError, OSError) as exc:
@@ -83,13 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="the directory to write to")
     _signing(export)
     export.add_argument("--ca", type=Path, help="PEM trust anchors (to mint credentials with ca.key.pem)")
-    export.set_defaults(run=_export, tag=[], manifest=MANIFEST)
+    export.set_defaults(run=_export, tag=[], skip=[], manifest=MANIFEST)
     return parser
 
 
 def _selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tag", action="append", default=[], help="only cases with this tag (repeatable)")
     command.add_argument("--only", action="append", default=[], help="only this case id or glob (repeatable)")
+    command.add_argument("--skip", action="append", default=[], help="not this case id or glob (repeatable)")
     command.add_argument("--manifest", type=Path, default=MANIFEST, help=argparse.SUPPRESS)
 
 

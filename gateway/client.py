@@ -175,10 +175,7 @@ class AmqpClient:
     def submit(self, body: bytes, correlation_id: str | None = None, content_type: str = "application/xml", timeout: float = 30.0) -> bytes:
         """Publish and wait for the receipt with the same correlation id."""
         correlation_id = correlation_id or str(uuid.uuid4())
-        properties = self._pika.BasicProperties(
-            content_type=content_type, reply_to=self.reply_queue, correlation_id=correlation_id, delivery_mode=2
-        )
-        self.channel.basic_publish(self.exchange, "", body, properties)
+        self.publish(body, correlation_id, content_type, self.reply_queue)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             method, props, payload = self.channel.basic_get(self.reply_queue, auto_ack=True)
@@ -187,6 +184,13 @@ class AmqpClient:
             elif props.correlation_id == correlation_id:
                 return payload
         raise TimeoutError(f"no receipt for {correlation_id} within {timeout}s")
+
+    def publish(self, body: bytes, correlation_id: str, content_type: str, reply_to: str) -> None:
+        """Publish `body` to the inbound exchange, asking for its receipt on `reply_to`."""
+        properties = self._pika.BasicProperties(
+            content_type=content_type, reply_to=reply_to, correlation_id=correlation_id, delivery_mode=2
+        )
+        self.channel.basic_publish(self.exchange, "", body, properties)
 
     def close(self) -> None:
         self.connection.close()

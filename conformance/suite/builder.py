@@ -47,6 +47,7 @@ class Message:
     message_id: str | None  # the messageId the envelope carries, as a reader of the whole text sees it
     content_type: str | None = None  # None: the door's usual one; "" none at all
     operation: str | None = None  # None: the door's usual one (SOAP: Submit)
+    reply_to: str | None = None  # None: the door's usual one (AMQP: a queue the broker named)
 
 
 class Builder:
@@ -73,10 +74,10 @@ class Builder:
         context = RunContext(prepared.signer, self.limit)
         if step.resend is not None:
             sent = earlier[step.resend]
-            return Message(sent.body, sent.sender, sent.message_id, step.content_type, step.operation)
+            return Message(sent.body, sent.sender, sent.message_id, step.content_type, step.operation, step.reply_to)
         if step.body is not None:
             body = BODIES[step.body.name](None, context, step.body.params)
-            return Message(body, None, None, step.content_type, step.operation)
+            return Message(body, None, None, step.content_type, step.operation, step.reply_to)
         assert step.sample is not None and prepared.signer is not None and prepared.claim is not None
         root = self._envelope(step, prepared.claim, earlier)
         fresh = self.credentials.fresh_key(prepared.signer) if step.signature.value_key == "fresh" else None
@@ -86,7 +87,7 @@ class Builder:
         if step.attack is not None:
             body = TRANSFORMS[step.attack.name](body, context, step.attack.params)
         message_id = _message_id_of(body) or _text(root, "Reference", "messageId")
-        return Message(body, prepared.sender, message_id, step.content_type, step.operation)
+        return Message(body, prepared.sender, message_id, step.content_type, step.operation, step.reply_to)
 
     def _envelope(self, step: Step, claim: str, earlier: Mapping[str, Message]) -> etree._Element:
         root = client.load_envelope(sample(step.sample).file)

@@ -22,6 +22,7 @@ from typing import Any
 from conformance.suite import spec
 from conformance.suite.edits import EDIT_OPS
 from conformance.suite.families import GENERATORS, Family
+from conformance.suite.holds import HOLDS
 from conformance.suite.identities import SIGNERS
 from conformance.suite.model import (
     DOORS,
@@ -29,6 +30,7 @@ from conformance.suite.model import (
     Case,
     Edit,
     Expectation,
+    Hold,
     Operation,
     SenderSpec,
     SignatureSpec,
@@ -56,11 +58,13 @@ _STEP_KEYS = frozenset(
         "attack",
         "content_type",
         "operation",
+        "reply_to",
         "expect",
     }
 )
 _CONTENT_TYPE_DOORS = frozenset({"http", "amqp"})  # the doors whose transport carries a content type we choose
 _OPERATION_DOORS = frozenset({"soap11", "soap12"})  # the doors with operations to choose from
+_REPLY_TO = ("ordinary-queue",)  # the reply_to queues a step may ask for (AMQP door only)
 
 
 class ManifestError(ValueError):
@@ -73,14 +77,16 @@ class Suite:
     seed: int
     cases: tuple[Case, ...]
 
-    def select(self, tags: Iterable[str] = (), only: Iterable[str] = ()) -> list[Case]:
-        """The cases with any of `tags` (all when none) whose id matches any of `only` (glob patterns)."""
-        wanted_tags, patterns = set(tags), list(only)
+    def select(self, tags: Iterable[str] = (), only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Case]:
+        """The cases with any of `tags` (all when none) whose id matches any of `only` and none of `skip`
+        (glob patterns)."""
+        wanted_tags, patterns, left_out = set(tags), list(only), list(skip)
         return [
             case
             for case in self.cases
             if (not wanted_tags or wanted_tags & set(case.tags))
             and (not patterns or any(fnmatchcase(case.id, pattern) for pattern in patterns))
+            and not any(fnmatchcase(case.id, pattern) for pattern in left_out)
         ]
 
 
@@ -121,6 +127,9 @@ def parse_case(data: Mapping[str, Any], family: str | None = None) -> Case:
     doors = tuple(table.take("doors", list, list(DOORS)))
     if not doors or not set(doors) <= set(DOORS):
         raise ManifestError(f"{table.where}: doors must be some of {DOORS}")
+    hold = _hold(table.take("hold", dict, None), table.where)
+    if hold is not None and doors != ("http",):
+        raise ManifestError(f"{table.where}: connections can be held on the http door only")
     if "step" in data:
         steps = [_step(_Table(step, f"{table.where}, step {i + 1}")) for i, step in enumerate(table.take("step", list))]
     else:
@@ -133,9 +142,11 @@ def parse_case(data: Mapping[str, Any], family: str | None = None) -> Case:
         raise ManifestError(
             f"{table.where}: a content type can be chosen on the {sorted(_CONTENT_TYPE_DOORS)} doors only"
         )
+    if any(step.reply_to is not None for step in steps) and doors != ("amqp",):
+        raise ManifestError(f"{table.where}: a reply_to can be chosen on the amqp door only")
     if any(step.operation is not None for step in steps) and not set(doors) <= _OPERATION_DOORS:
         raise ManifestError(f"{table.where}: an operation can be chosen on the {sorted(_OPERATION_DOORS)} doors only")
-    return Case(case_id, title, checks, why, tags, tuple(steps), doors, family)
+    return Case(case_id, title, checks, why, tags, tuple(steps), doors, family, hold)
 
 
 def _step(table: _Table, name: str | None = None) -> Step:
@@ -163,8 +174,13 @@ def _step(table: _Table, name: str | None = None) -> Step:
         attack=_operation(table.take("attack", dict, None), TRANSFORMS, table.where),
         content_type=table.take("content_type", str, None),
         operation=table.take("operation", str, None),
+        reply_to=table.take("reply_to", str, None),
     )
     table.finish()
+    if step.reply_to not in (None, *_REPLY_TO):
+        raise ManifestError(f"{table.where}: reply_to is one of {list(_REPLY_TO)}, not {step.reply_to!r}")
+    if (step.reply_to is None) != step.expect.answered:
+        raise ManifestError(f"{table.where}: a step with reply_to expects outcome 'unanswered', and only it")
     if step.operation not in (None, "Submit", "Pull"):
         raise ManifestError(f"{table.where}: the SOAP operations are Submit and Pull, not {step.operation!r}")
     if step.signer not in SIGNERS:
@@ -178,24 +194,55 @@ def _expectation(table: _Table) -> Expectation:
     outcome = table.take("outcome", str)
     codes = frozenset(table.take("codes", list, []))
     business = table.take("business", dict, None)
+    within_s = table.take("within_s", (int, float), None)
     expectation = Expectation(
+        answered=outcome != "unanswered",
         accepted=outcome == "accepted",
         codes=codes,
         same_receipt_as=table.take("same_receipt_as", str, None),
         business=_business(_Table(business, f"{table.where}, business")) if business is not None else None,
+        within_s=None if within_s is None else _seconds(within_s, table, "within_s"),
     )
     table.finish()
-    if outcome not in ("accepted", "rejected"):
-        raise ManifestError(f"{table.where}: outcome is 'accepted' or 'rejected', not {outcome!r}")
+    if outcome not in ("accepted", "rejected", "unanswered"):
+        raise ManifestError(f"{table.where}: outcome is 'accepted', 'rejected' or 'unanswered', not {outcome!r}")
     if unknown := codes - spec.ERROR_CODES:
         raise ManifestError(f"{table.where}: unknown error codes {sorted(unknown)}")
     if codes & spec.UNPROVOKABLE_CODES:
         raise ManifestError(f"{table.where}: no message can provoke {sorted(codes & spec.UNPROVOKABLE_CODES)}")
-    if expectation.accepted == bool(codes):
+    if not expectation.answered and (codes or business is not None or within_s is not None):
+        raise ManifestError(f"{table.where}: an unanswered step has no codes, business outcome or within_s")
+    if expectation.answered and expectation.accepted == bool(codes):
         raise ManifestError(f"{table.where}: a rejection lists its codes, an acceptance none")
     if expectation.business and not expectation.accepted:
         raise ManifestError(f"{table.where}: only an accepted message has a business outcome")
     return expectation
+
+
+def _hold(data: Mapping[str, Any] | None, where: str) -> Hold | None:
+    if data is None:
+        return None
+    table = _Table(data, f"{where}, hold")
+    name = table.take("name", str)
+    connections = table.take("connections", int)
+    closed_within_s = _seconds(table.take("closed_within_s", (int, float)), table, "closed_within_s")
+    params = {key: value for key, value in data.items() if key not in table.used}
+    if name not in HOLDS:
+        raise ManifestError(f"{table.where}: unknown kind {name!r}; known: {sorted(HOLDS)}")
+    if connections < 1:
+        raise ManifestError(f"{table.where}: hold at least one connection")
+    try:
+        HOLDS[name].check(params)
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"{table.where}: {name}: {exc}") from None
+    return Hold(name, connections, closed_within_s, params)
+
+
+def _seconds(value: int | float, table: _Table, key: str) -> float:
+    """`value`, a positive number of seconds (TOML integer or float)."""
+    if value <= 0:
+        raise ManifestError(f"{table.where}: {key!r} is a positive number of seconds")
+    return float(value)
 
 
 def _business(table: _Table) -> BusinessExpectation:
@@ -335,7 +382,8 @@ class _Table:
                 raise ManifestError(f"{self.where}: {key!r} is missing")
             return default
         value = self.data[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):
             raise ManifestError(f"{self.where}: {key!r} has the wrong type ({type(value).__name__})")
         return value
 

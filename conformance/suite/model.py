@@ -56,26 +56,34 @@ class BusinessExpectation:
 
 @dataclass(frozen=True)
 class Expectation:
-    """The outcome a step must get: accepted, or rejected with exactly these error codes."""
+    """The outcome a step must get: accepted, or rejected with exactly these error codes; or, for a step whose
+    receipt may not be delivered where it asks (`Step.reply_to`), no answer there at all (`answered` False)."""
 
     accepted: bool
     codes: frozenset[str] = frozenset()
     same_receipt_as: str | None = None  # an earlier step whose receipt must come back byte for byte
     business: BusinessExpectation | None = None
+    within_s: float | None = None  # the receipt must come back this many seconds after the message was sent
+    answered: bool = True
 
     @property
     def http_status(self) -> int:
         return 200 if self.accepted else spec.http_status(self.codes)
 
     def describe(self) -> str:
+        if not self.answered:
+            return "nothing delivered to the queue named in reply_to"
         if not self.accepted:
-            return f"rejected: {', '.join(sorted(self.codes))} (HTTP {self.http_status})"
+            return f"rejected: {', '.join(sorted(self.codes))} (HTTP {self.http_status})" + self._in_time()
         text = "accepted (HTTP 200)"
         if self.same_receipt_as:
             text += f", with the receipt of step {self.same_receipt_as!r} again"
         if self.business:
             text += f", then {self.business.describe()}"
-        return text
+        return text + self._in_time()
+
+    def _in_time(self) -> str:
+        return f", within {self.within_s:g} s" if self.within_s is not None else ""
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,24 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Slow connections the case holds open on the door while its steps run (see `conformance.suite.holds`).
+
+    `name` is the kind of slow request (with `params`); each of the `connections` must be closed by the
+    gateway within `closed_within_s` of its opening.
+    """
+
+    name: str
+    connections: int
+    closed_within_s: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        kind = self.name.replace("_", " ")
+        return f"{self.connections} connections ({kind}), each closed within {self.closed_within_s:g} s"
+
+
+@dataclass(frozen=True)
 class Step:
     """One message of a case and the outcome it must get."""
 
@@ -169,6 +195,7 @@ class Step:
     attack: Operation | None = None  # on the signed bytes
     content_type: str | None = None  # the transport's content type ("" for none), instead of application/xml
     operation: str | None = None  # the SOAP operation, instead of Submit (e.g. Pull)
+    reply_to: str | None = None  # AMQP: "ordinary-queue", a queue the run declares with a name of its choosing
 
 
 @dataclass(frozen=True)
@@ -183,6 +210,8 @@ class Case:
     steps: tuple[Step, ...]
     doors: tuple[str, ...] = DOORS
     family: str | None = None  # the generated family it comes from, if any
+    hold: Hold | None = None  # slow connections held open while the steps run
+
 
     @property
     def business(self) -> bool:
@@ -190,8 +219,10 @@ class Case:
 
     def describe_expectation(self) -> str:
         if len(self.steps) == 1:
-            return self.steps[0].expect.describe()
-        return "; ".join(f"{step.name}: {step.expect.describe()}" for step in self.steps)
+            text = self.steps[0].expect.describe()
+        else:
+            text = "; ".join(f"{step.name}: {step.expect.describe()}" for step in self.steps)
+        return f"{text}, while holding {self.hold.describe()}" if self.hold else text
 
 
 class Unavailable(Exception):

@@ -43,6 +43,11 @@ class CaseResult:
     seconds: float = 0.0
 
     @property
+    def named_steps(self) -> bool:
+        """Whether reports name the steps: a case of several, or one holding connections (a step of their own)."""
+        return len(self.case.steps) > 1 or self.case.hold is not None
+
+    @property
     def failed_step(self) -> StepResult | None:
         return next((step for step in self.steps if not step.passed), None)
 
@@ -50,7 +55,7 @@ class CaseResult:
         step = self.failed_step
         if step is None:
             return ""
-        where = f"step {step.name!r}: " if len(self.case.steps) > 1 else ""
+        where = f"step {step.name!r}: " if self.named_steps else ""
         return where + "; ".join(step.mismatches)
 
 

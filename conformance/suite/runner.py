@@ -3,7 +3,9 @@
 Each case runs with fresh message ids, so the suite can run again and again
 against the same gateway. A case whose prerequisites this run lacks (see
 `identities`), that is not for this run's door, or that expects a business
-outcome nobody can observe here, is skipped with the reason.
+outcome nobody can observe here, is skipped with the reason. A case that holds slow
+connections open (`holds`) runs its steps while they are held, and what became of
+them is judged as one more step, "held connections".
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from conformance.suite.builder import Builder, Message
-from conformance.suite.doors import Door
+from conformance.suite.builder import Builder, Message, PreparedStep
+from conformance.suite.doors import Door, HttpDoor
+from conformance.suite.holds import Held
 from conformance.suite.model import BusinessExpectation, Case, Unavailable
 from conformance.suite.results import CaseResult, Status, StepResult
 from conformance.suite.verdict import ReceiptCheck, judge
@@ -59,13 +62,45 @@ class Runner:
             prepared = self.builder.prepare(case)
         except Unavailable as exc:
             return CaseResult(case, Status.SKIPPED, reason=str(exc))
+        if case.hold is None:
+            steps = self._steps(prepared)
+        elif not isinstance(self.door, HttpDoor):
+            return CaseResult(case, Status.SKIPPED, reason="holds connections open on the plain HTTP door only")
+        else:
+            steps = self._steps_while_held(prepared, Held(self.door.url, case.hold))
+        status = Status.PASSED if all(step.passed for step in steps) else Status.FAILED
+        return CaseResult(case, status, tuple(steps), seconds=time.monotonic() - started)
+
+    def _steps_while_held(self, prepared: list[PreparedStep], held: Held) -> list[StepResult]:
+        """The steps, run while the case's slow connections are held open, and then what became of those."""
+        expected = held.hold.describe()
+        try:
+            held.open()
+        except OSError as exc:
+            held.abandon()
+            problem = f"could not open the connections to hold: {exc}"
+            return [StepResult("held connections", expected, problem, (), (problem,), b"", None)]
+        try:
+            steps = self._steps(prepared)
+        except BaseException:
+            held.abandon()
+            raise
+        outcome = held.finish(self.receipts)
+        held_step = StepResult(
+            "held connections", expected, outcome.actual, (), outcome.mismatches, outcome.sent, outcome.answer
+        )
+        return [*steps, held_step]
+
+    def _steps(self, prepared: list[PreparedStep]) -> list[StepResult]:
         sent: dict[str, Message] = {}
         receipts: dict[str, bytes] = {}
         steps: list[StepResult] = []
         for step in prepared:
             message = self.builder.build(step, sent)
+            sending = time.monotonic()
             response = self.door.send(message)
-            verdict = judge(step.step.expect, message, response, self.receipts, receipts)
+            seconds = time.monotonic() - sending
+            verdict = judge(step.step.expect, message, response, self.receipts, receipts, seconds)
             mismatches = list(verdict.mismatches)
             business = step.step.expect.business
             if business and self.probe and verdict.receipt and not mismatches:
@@ -85,5 +120,4 @@ class Runner:
             )
             if mismatches:
                 break  # later steps build on this one
-        status = Status.PASSED if all(step.passed for step in steps) else Status.FAILED
-        return CaseResult(case, status, tuple(steps), seconds=time.monotonic() - started)
+        return steps

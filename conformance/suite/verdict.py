@@ -6,7 +6,7 @@ status and error codes must match the expectation exactly (as a set: a
 rejection lists every problem, each code once or more); it must name the SHA-256
 of the bytes sent and the message id they carry; and what the door says
 besides the receipt (HTTP status and headers, the SOAP response's fields)
-must agree with it.
+must agree with it; and when the step bounds it, it must come in time.
 """
 
 from __future__ import annotations
@@ -53,7 +53,14 @@ def judge(
     response: Response,
     receipts: ReceiptCheck,
     earlier_receipts: Mapping[str, bytes],
+    seconds: float = 0.0,
 ) -> Verdict:
+    """The verdict on one step's answer, which took `seconds` to come."""
+    if not expect.answered:
+        if response.receipt is None:
+            return Verdict("nothing delivered", (), (), None)
+        problem = "a message was delivered to the queue named in reply_to, which the run named itself"
+        return Verdict("a message delivered", (), (problem,), None)
     if response.receipt is None:
         problem = response.problem or "the answer was empty"
         return Verdict(f"no receipt ({problem})", (), (f"no receipt: {problem}",), None)
@@ -73,6 +80,10 @@ def judge(
     mismatches = _outcome(expect, accepted, codes)
     mismatches += _receipt_itself(receipt, message, accepted, codes)
     mismatches += _door_account(response, receipt, accepted, status)
+    if expect.within_s is not None and seconds > expect.within_s:
+        mismatches.append(
+            f"the receipt came {seconds:.1f} s after the message was sent, not within {expect.within_s:g} s"
+        )
     if expect.same_receipt_as and response.receipt != earlier_receipts.get(expect.same_receipt_as):
         mismatches.append(f"the receipt differs from the one step {expect.same_receipt_as!r} got")
     errors = tuple(

@@ -37,6 +37,7 @@ from gateway.xmlsafe import parse
 
 PRIMARY = "0309876543"  # logistics, RSA-2048: the party the suite signs as
 SUSPENDED = "0399000001"  # a trader, suspended, registered for these tests only
+SLOW_CLIENT_DEADLINES = {"header_timeout_s": 3.0, "body_timeout_s": 3.0}
 
 
 @pytest.fixture(scope="session")
@@ -121,12 +122,15 @@ def suite_identities(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def config_path(tmp_path: Path, pki_dir: Path, namespace: str, suite_identities: SuiteIdentities) -> Path:
     """Overrides conftest's: the test configuration with the suspended party registered, and no CRL: the suite's
     revoked signer is revoked only in its own OCSP responder's answers, and a current CRL of the same CA (which
-    does not list it) would answer first."""
+    does not list it) would answer first. Short header and body deadlines: the slow-client cases then wait
+    seconds for the gateway to close their connections, not the default's ten."""
     registry = {
         "parties": str(suite_identities.parties_file),
         **{name: str(REPO / "config" / f"{name}.toml") for name in ("business", "risk", "partners")},
     }
-    return write_config(tmp_path / "config", pki_dir, namespace, registry=registry, revocation={"crls": []})
+    return write_config(
+        tmp_path / "config", pki_dir, namespace, registry=registry, revocation={"crls": []}, http=SLOW_CLIENT_DEADLINES
+    )
 
 
 @pytest.fixture(scope="session")

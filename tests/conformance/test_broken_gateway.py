@@ -51,6 +51,7 @@ VERIFY_CODES = frozenset(
     }
 )
 """What the verify stage answers (README, Error codes: signature and trust)."""
+SLOW = "transport.slow.*"
 
 
 def believe_the_sender(intake: Intake, services: Services) -> None:
@@ -89,12 +90,14 @@ def test_a_gateway_that_does_not_verify_signatures_fails_the_signature_cases_and
 ) -> None:
     junit = tmp_path / "broken.xml"
     with serving(pipeline.replacing("verify", believe_the_sender)) as url:
-        status = main(["run", "--target", url, *suite_identities.options(), "--junit", str(junit)])
+        # wsgiref's server reads a request in its only thread without a deadline: the slow-client cases would
+        # fail here too, after their bounds; this test is about the verify stage.
+        status = main(["run", "--target", url, *suite_identities.options(), "--skip", SLOW, "--junit", str(junit)])
 
     outcomes = Outcomes.read(junit)
-    http_cases = [case for case in suite.cases if "http" in case.doors]
+    http_cases = [case for case in suite.select(skip=[SLOW]) if "http" in case.doors]
     decided_by_verify = {case.id for case in http_cases if any(step.expect.codes & VERIFY_CODES for step in case.steps)}
     assert status == 1
     assert len(decided_by_verify) > 60
     assert outcomes.failed == decided_by_verify
-    assert outcomes.skipped == {case.id for case in suite.cases if "http" not in case.doors}
+    assert outcomes.skipped == {case.id for case in suite.select(skip=[SLOW]) if "http" not in case.doors}

@@ -69,7 +69,7 @@ def _failure(result: CaseResult, console: Console) -> None:
     for step in result.steps:
         if step.passed:
             continue
-        prefix = f"  step {step.name}: " if len(result.case.steps) > 1 else "  "
+        prefix = f"  step {step.name}: " if result.named_steps else "  "
         console.print(f"{prefix}expected {step.expected}", markup=False, highlight=False)
         console.print(f"{' ' * len(prefix)}actual   {step.actual}", markup=False, highlight=False)
         for line in (*step.mismatches, *(f"receipt error {e}" for e in step.errors[:5])):

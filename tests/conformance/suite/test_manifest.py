@@ -14,8 +14,9 @@ import pytest
 from support import REPO
 
 from conformance.suite import spec
+from conformance.suite.holds import HOLDS
 from conformance.suite.manifest import ManifestError, Suite, load_suite, parse_case
-from conformance.suite.model import DOORS, BusinessExpectation
+from conformance.suite.model import DOORS, BusinessExpectation, Hold
 from gateway.errors import ErrorCode
 
 MINIMAL: dict[str, Any] = {
@@ -27,6 +28,7 @@ MINIMAL: dict[str, Any] = {
     "sample": "ECOM_ORDER",
     "expect": {"outcome": "accepted"},
 }
+STALLED: dict[str, Any] = {"name": "stalled_bodies", "connections": 1, "closed_within_s": 5}
 
 
 def test_the_suite_has_at_least_200_cases_with_unique_ids(suite: Suite) -> None:
@@ -50,6 +52,7 @@ def test_every_expected_code_is_in_the_error_catalogue(suite: Suite) -> None:
 
 def test_every_error_a_message_can_provoke_is_expected_by_some_case(suite: Suite) -> None:
     expected = {code for case in suite.cases for step in case.steps for code in step.expect.codes}
+    expected |= {code for case in suite.cases if case.hold for code in HOLDS[case.hold.name].receipt_codes}
     provokable = {code.name for code in ErrorCode} - spec.UNPROVOKABLE_CODES
     assert provokable - expected == set()
 
@@ -96,6 +99,10 @@ def test_every_document_type_is_accepted_through_every_door(suite: Suite, door: 
         "duplicate.identical-resend",
         "duplicate.other-content",
         "sequence.amend-after-declare",
+        # slow clients on the HTTP door
+        "transport.slow.stalled-bodies",
+        "transport.slow.trickling-headers",
+        "transport.amqp-reply-to-ordinary-queue",
     ],
 )
 def test_the_suite_covers_what_the_issue_lists(suite: Suite, required: str) -> None:
@@ -162,6 +169,17 @@ def test_a_business_expectation_is_read() -> None:
     assert "LANE_NOTICE (lane GREEN)" in case.describe_expectation()
 
 
+def test_a_hold_and_a_time_bound_are_read() -> None:
+    hold = {"name": "stalled_bodies", "connections": 3, "declared": 50, "sent": 5, "closed_within_s": 7}
+    case = parse_case({**MINIMAL, "doors": ["http"], "hold": hold, "expect": {"outcome": "accepted", "within_s": 2}})
+
+    assert case.hold == Hold("stalled_bodies", 3, 7.0, {"declared": 50, "sent": 5})
+    assert case.steps[0].expect.within_s == 2.0
+    assert case.describe_expectation() == (
+        "accepted (HTTP 200), within 2 s, while holding 3 connections (stalled bodies), each closed within 7 s"
+    )
+
+
 def test_steps_refer_to_earlier_steps_by_name() -> None:
     case = parse_case(
         {
@@ -205,6 +223,22 @@ def test_steps_refer_to_earlier_steps_by_name() -> None:
         ({"operation": "Pull"}, "operation can be chosen"),
         ({"message_id": "later"}, "is not an earlier step"),
         ({"body": {"name": "literal", "text": ""}}, "exactly one of sample, body and resend"),
+        ({"expect": {"outcome": "accepted", "within_s": 0}}, "positive number of seconds"),
+        ({"expect": {"outcome": "accepted", "within_s": True}}, "wrong type"),
+        ({"doors": ["http"], "hold": {"name": "slowloris", "connections": 1, "closed_within_s": 5}}, "unknown kind"),
+        ({"doors": ["http"], "hold": {"name": "stalled_bodies", "connections": 1}}, "closed_within_s"),
+        ({"doors": ["http"], "hold": {"name": "stalled_bodies", "connections": 0, "closed_within_s": 5}}, "at least"),
+        ({"doors": ["http"], "hold": {**STALLED, "sent": 6000}}, "fewer bytes"),
+        ({"doors": ["http"], "hold": {**STALLED, "name": "trickling_headers", "colour": "red"}}, "trickling_headers"),
+        ({"hold": {"name": "trickling_headers", "connections": 1, "closed_within_s": 5}}, "on the http door only"),
+        ({"doors": ["amqp"], "reply_to": "gateway.inbound", "expect": {"outcome": "unanswered"}}, "reply_to is one of"),
+        ({"doors": ["amqp"], "reply_to": "ordinary-queue"}, "expects outcome 'unanswered'"),
+        ({"doors": ["amqp"], "expect": {"outcome": "unanswered"}}, "expects outcome 'unanswered'"),
+        ({"reply_to": "ordinary-queue", "expect": {"outcome": "unanswered"}}, "on the amqp door only"),
+        (
+            {"doors": ["amqp"], "reply_to": "ordinary-queue", "expect": {"outcome": "unanswered", "within_s": 1}},
+            "has no",
+        ),
     ],
 )
 def test_a_mistake_in_a_case_is_refused_with_the_case_named(change: dict[str, Any], complaint: str) -> None:
