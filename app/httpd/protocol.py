@@ -3,8 +3,9 @@
 uvicorn closes a keep-alive connection that stays idle, but any byte restarts nothing and stops
 that timer: a client that opens a connection and sends nothing, or trickles its headers a byte at a
 time, keeps the connection for ever. Here the whole header block must arrive within
-`header_timeout_s` of the connection opening (or of the previous response on a kept-alive
-connection); otherwise the connection is closed, with a bare 408 when part of a request came.
+`header_timeout_s` of the connection opening (on a kept-alive connection: of the next request's
+first byte; until then the keep-alive timeout applies); otherwise the connection is closed, with
+a bare 408 when part of a request came.
 """
 
 from __future__ import annotations
@@ -32,17 +33,18 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._arm_header_deadline()
 
     def data_received(self, data: bytes) -> None:
-        waiting = self._awaiting_headers()
+        if self._awaiting_headers() and self._header_deadline is None:
+            self._arm_header_deadline()  # the first byte of a request on a kept-alive connection
         super().data_received(data)
-        if not self._awaiting_headers():
-            self._disarm_header_deadline()
-        elif waiting:
+        if self._awaiting_headers():
             self._partial_request = True
+        else:
+            self._disarm_header_deadline()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self._awaiting_headers() and not self.transport.is_closing():
-            self._arm_header_deadline()
+        if self._awaiting_headers():
+            self._disarm_header_deadline()  # an idle kept-alive connection is uvicorn's keep-alive timeout's
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()

@@ -53,6 +53,9 @@ class HttpDoor:
         self.url = url.rstrip("/") + "/v1/messages"
         self.timeout = timeout
         self.session = requests.Session()
+        # A connection per request: a kept-alive one that the gateway closes for idleness just as the next
+        # request goes out would fail that request for a reason that is nobody's fault.
+        self.session.headers["Connection"] = "close"
 
     def send(self, message: Message) -> Response:
         content_type = message.content_type

@@ -141,3 +141,17 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_header_deadline(
     opened = time.monotonic()
     assert connection.recv(1) == b""  # closed, with nothing to say to a client that asked nothing
     assert DEADLINE_S * 0.8 < time.monotonic() - opened < DEADLINE_S * 3
+
+
+def test_on_a_kept_alive_connection_the_next_request_has_the_same_header_deadline(
+    slow_door: Live, sockets: list[socket.socket]
+) -> None:
+    connection = connect(slow_door)
+    sockets.append(connection)
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    first = connection.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200") and first.endswith(b'{"status":"ok"}')
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gat")  # and nothing more
+    started = time.monotonic()
+    assert read_response(connection)[0] == 408
+    assert DEADLINE_S * 0.8 < time.monotonic() - started < DEADLINE_S * 3
