@@ -114,7 +114,9 @@ def schedule_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int
     def rank(item: pytest.Item) -> tuple[int, int]:
         if item.get_closest_marker("restarts_a_server"):
             return 0, 0
-        return (1 if item.get_closest_marker("slow") else 2), -sizes[module_of(item)]
+        if item.get_closest_marker("slow"):
+            return 1, 0
+        return 2, -sizes[module_of(item)]
 
     return rank
 

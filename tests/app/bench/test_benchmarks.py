@@ -17,6 +17,8 @@ from app.cli.main import main
 from conformance import sample
 from gateway import xmlsafe
 
+pytestmark = pytest.mark.slow
+
 
 def test_prepared_messages_are_distinct_and_signed(pki_dir: Path, tmp_path: Path) -> None:
     declaration = sample("ECOM_DECLARATION")
