@@ -108,14 +108,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def schedule_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int, int]]:
     """The order in which pytest-xdist hands the modules to the workers: the restarts first (while the workers
     hold no turn yet, so that they wait for few and short tests), then the `slow` modules (so that no worker is
-    left alone with one at the end), then the others, the larger first, the small ones filling the end."""
+    left alone with one at the end; one that holds a turn for all its tests, `slow(holds_a_turn=True)`, after the
+    others, so that the restarts are over by then), then the others, the larger first, the small ones filling the end."""
     sizes = Counter(module_of(item) for item in items)
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         if item.get_closest_marker("restarts_a_server"):
             return 0, 0
-        if item.get_closest_marker("slow"):
-            return 1, 0
+        if slow := item.get_closest_marker("slow"):
+            return 1, int(slow.kwargs.get("holds_a_turn", False))
         return 2, -sizes[module_of(item)]
 
     return rank
