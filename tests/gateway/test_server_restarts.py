@@ -49,13 +49,14 @@ def test_a_broker_restart_mid_run_loses_no_accepted_message(
     gateway_on_each_store: dict[str, Live], messages: MessageFactory, server_turns: ServerTurns
 ) -> None:
     with contextlib.ExitStack() as running:
-        loads = {
-            kind: running.enter_context(Load(gateway.url, messages, "ECOM_DECLARATION", threads=2))
-            for kind, gateway in gateway_on_each_store.items()
-        }
-        for load in loads.values():
-            load.wait_for_accepted()
         with server_turns.hold(exclusive=True):  # no other test uses the broker meanwhile
+            # The load starts in the turn: it would only burn the CPU the other tests need while the turn is awaited.
+            loads = {
+                kind: running.enter_context(Load(gateway.url, messages, "ECOM_DECLARATION", threads=2))
+                for kind, gateway in gateway_on_each_store.items()
+            }
+            for load in loads.values():
+                load.wait_for_accepted()
             down_from = time.monotonic()
             _rabbitmqctl("stop_app")
             for load in loads.values():
@@ -84,9 +85,10 @@ def test_a_broker_restart_mid_run_loses_no_accepted_message(
 def test_a_database_restart_mid_run_loses_no_accepted_message(
     own_gateway: LiveGateway, services: Services, messages: MessageFactory, server_turns: ServerTurns
 ) -> None:
-    with Load(own_gateway.url, messages, "ECOM_DECLARATION", threads=2) as load:
-        load.wait_for_accepted()
+    with contextlib.ExitStack() as running:
         with server_turns.hold(exclusive=True):  # no other test uses the database meanwhile
+            load = running.enter_context(Load(own_gateway.url, messages, "ECOM_DECLARATION", threads=2))
+            load.wait_for_accepted()
             down_from = time.monotonic()
             _pg_ctlcluster("stop")
             time.sleep(2)  # the outage: intake must answer, and answer STORE_UNAVAILABLE
