@@ -59,7 +59,11 @@ def serve(config: str | None, role: str, bind: str | None) -> int:
     _prepare(settings)
     metrics_dir = Path(tempfile.mkdtemp(prefix="gateway-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    context = multiprocessing.get_context("spawn")
+    # Each component forks from a process that imported the gateway once (a component's start, or restart after a
+    # crash, then takes a fraction of a fresh interpreter's), not from the supervisor: no thread or connection of
+    # the supervisor's is inherited.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
 
     def spawn(name: str) -> multiprocessing.process.BaseProcess:
         return context.Process(target=run_component, args=(name, config, bind), name=f"gateway-{name}")

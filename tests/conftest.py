@@ -22,7 +22,8 @@ The rules the suite runs by:
   (`--dist loadscope`), so that module-scoped fixtures are made once; session-scoped ones (the PKI, the
   PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
   turn on the servers (ServerTurns) while it runs; a test marked `restarts_a_server` takes an exclusive turn
-  while it restarts RabbitMQ, so that no other test sees the outage.
+  while it restarts RabbitMQ or PostgreSQL, so that no other test sees the outage. The workers take the modules
+  in the order of `schedule_rank`: the restarts, then the modules marked `slow`, then the others.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,7 +66,7 @@ from gateway.signing.revocation.dev_crl import issue_crl
 
 STORES = ("sqlite", "postgresql")
 # Fixtures that reach RabbitMQ or PostgreSQL: a test using any of them is an integration test.
-SERVER_FIXTURES = frozenset({"postgres_url", "assembly", "queues", "live_gateway"})
+SERVER_FIXTURES = frozenset({"postgres_url", "assembly", "queues", "live_gateway", "gateway_on_each_store"})
 
 
 # --- how the suite runs: stores, tiers, parallel groups -------------------------
@@ -91,12 +93,37 @@ def needs_servers(item: pytest.Item) -> bool:
     return on_postgresql or not SERVER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: hand out the modules in the order below
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_servers(item):
             item.add_marker(pytest.mark.integration)
-    # A restart waits for the tests that use the broker to finish: first, it waits for few, and short ones.
-    items.sort(key=lambda item: item.get_closest_marker("restarts_a_server") is None)
+    items.sort(key=schedule_rank(items))
+
+
+def schedule_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int, int]]:
+    """The order in which pytest-xdist hands the modules to the workers: the restarts first (while the workers
+    hold no turn yet, so that they wait for few and short tests), then the `slow` modules (so that no worker is
+    left alone with one at the end; one that holds a turn for all its tests, `slow(holds_a_turn=True)`, after the
+    others, so that the restarts are over by then), then the others, the larger first, the small ones filling the end."""
+    sizes = Counter(module_of(item) for item in items)
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if item.get_closest_marker("restarts_a_server"):
+            return 0, 0
+        if slow := item.get_closest_marker("slow"):
+            return 1, int(slow.kwargs.get("holds_a_turn", False))
+        return 2, -sizes[module_of(item)]
+
+    return rank
+
+
+def module_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 @pytest.fixture(scope="session")
@@ -274,6 +301,26 @@ def messages(identity: Callable[[str], SigningIdentity]) -> MessageFactory:
 # --- live gateways ------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def running_gateway(
+    kind: str,
+    directory: Path,
+    pki_dir: Path,
+    schemas: Callable[[Settings], SchemaRegistry],
+    request: pytest.FixtureRequest,
+    **sections: dict[str, object],
+) -> Iterator[Live]:
+    """`gateway serve` in a subprocess on an empty store of `kind` and a broker namespace of its own (its topology
+    declared), stopped and removed afterwards."""
+    config = write_config(directory / "config", pki_dir, new_namespace(), **sections)
+    with empty_store(kind, directory, request) as url, assembled(settings_for(config, url), schemas) as built:
+        gateway = LiveGateway(config, url, directory / "gateway.log").start()
+        try:
+            yield Live(gateway, built.services, config)
+        finally:
+            gateway.stop()
+
+
 class LiveGateways:
     """`gateway serve` in a subprocess, one per store, started when a test first asks for it and stopped at the
     end of the run (of the pytest-xdist worker): the tests that only send to a gateway and look inside it share it.
@@ -297,14 +344,18 @@ class LiveGateways:
             self.running.pop(kind)[2].close()
         if kind not in self.running:
             restarts = self.turns.restarts()
-            directory = self.directory / f"{kind}-{restarts}"
-            config = write_config(directory / "config", self.pki_dir, new_namespace(), registry={"parties": str(self.parties_file)})
             with contextlib.ExitStack() as starting:
-                url = starting.enter_context(empty_store(kind, directory, request))
-                built = starting.enter_context(assembled(settings_for(config, url), self.schemas))
-                gateway = LiveGateway(config, url, directory / "gateway.log").start()
-                starting.callback(gateway.stop)
-                self.running[kind] = (Live(gateway, built.services, config), restarts, starting.pop_all())
+                live = starting.enter_context(
+                    running_gateway(
+                        kind,
+                        self.directory / f"{kind}-{restarts}",
+                        self.pki_dir,
+                        self.schemas,
+                        request,
+                        registry={"parties": str(self.parties_file)},
+                    )
+                )
+                self.running[kind] = (live, restarts, starting.pop_all())
         return self.running[kind][0]
 
     def close(self) -> None:
@@ -335,6 +386,16 @@ def live_gateway(request: pytest.FixtureRequest, live_gateways: LiveGateways) ->
     of its own (PULLERS).
     """
     return live_gateways.get(request.param, request)
+
+
+@pytest.fixture
+def gateway_on_each_store(
+    request: pytest.FixtureRequest, tmp_path: Path, pki_dir: Path, schemas: Callable[[Settings], SchemaRegistry]
+) -> Iterator[dict[str, Live]]:
+    """A running gateway of the test's own on each store, for a test that does to both at once what others must
+    not see (one broker restart for both stores)."""
+    with contextlib.ExitStack() as stack:
+        yield {kind: stack.enter_context(running_gateway(kind, tmp_path / kind, pki_dir, schemas, request)) for kind in STORES}
 
 
 @pytest.fixture

@@ -205,26 +205,46 @@ def isolated_schema(database_url: str) -> Iterator[str]:
 
 
 class ServerTurns:
-    """Turns on the one RabbitMQ and the one PostgreSQL server, across the pytest-xdist workers of a run (a file lock).
+    """Turns on the one RabbitMQ and the one PostgreSQL server, across the pytest-xdist workers of a run (file locks).
 
-    Tests and module-scoped users of the servers take shared turns (they nest); a test that restarts a
-    server takes an exclusive turn, and counts it in `restarts`, so that what lives longer than a turn
-    (the shared live gateways) can tell that its connections went through a restart.
+    Tests and module-scoped users of the servers take shared turns (a worker's nested turns are one); a test
+    that restarts a server takes an exclusive turn, and counts it in `restarts`, so that what lives longer than
+    a turn (the shared live gateways) can tell that its connections went through a restart.
+
+    A restart waiting for its turn goes first: it holds the queue, so that no new shared turn begins meanwhile
+    (flock alone would let the other workers' tests, one after the other, keep it waiting for minutes).
     """
 
     def __init__(self, directory: Path) -> None:
+        self.queue = directory / "broker-turns.queue"
         self.lock = directory / "broker-turns.lock"
         self.count = directory / "broker-turns.restarts"
+        self.shared = 0  # this worker's shared turns held now
 
     @contextlib.contextmanager
     def hold(self, exclusive: bool = False) -> Iterator[None]:
-        with self.lock.open("a") as turns:
-            fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if self.shared and not exclusive:
+            self.shared += 1  # nested in a turn this worker holds: a waiting restart waits for the outer one anyway
+            try:
+                yield
+            finally:
+                self.shared -= 1
+            return
+        with self.queue.open("a") as queue, self.lock.open("a") as turns:
+            fcntl.flock(queue, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            finally:
+                fcntl.flock(queue, fcntl.LOCK_UN)
             try:
                 if exclusive:
                     self.count.write_text(str(self.restarts() + 1), encoding="utf-8")
+                else:
+                    self.shared += 1
                 yield
             finally:
+                if not exclusive:
+                    self.shared -= 1
                 fcntl.flock(turns, fcntl.LOCK_UN)
 
     def restarts(self) -> int:

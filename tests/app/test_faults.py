@@ -24,7 +24,7 @@ from app.wiring import Assembly
 from gateway import client
 from gateway.store.tables import messages, processing
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SENDER = "0101234567"
 
 

@@ -25,7 +25,7 @@ from app.wiring import assemble
 from gateway.broker.connection import connect
 from gateway.config import load_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from gateway.services import Services
 
 from .conftest import Outcomes, SuiteIdentities
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("db_url", "doors"), [("sqlite", ("amqp",)), ("postgresql", ("http", "soap11", "soap12"))], indirect=["db_url"]

@@ -17,6 +17,8 @@ from app.cli.main import main
 from conformance import sample
 from gateway import xmlsafe
 
+pytestmark = pytest.mark.slow
+
 
 def test_prepared_messages_are_distinct_and_signed(pki_dir: Path, tmp_path: Path) -> None:
     declaration = sample("ECOM_DECLARATION")
@@ -48,6 +50,7 @@ def test_a_bench_store_must_be_postgresql(tmp_path: Path, capsys: pytest.Capture
     assert "--db takes a PostgreSQL URL" in capsys.readouterr().err
 
 
+@pytest.mark.integration  # the bench runs a gateway on the real broker
 def test_bench_intake_prints_every_figure(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["--config", str(config_path), "bench", "intake", "--seconds", "4", "--rate", "20", "--clients", "4",
                    "--json"])
@@ -63,6 +66,7 @@ def test_bench_intake_prints_every_figure(config_path: Path, capsys: pytest.Capt
     assert figures["ceiling_per_s"] > 0 and figures["store"] == "sqlite"
 
 
+@pytest.mark.integration  # the bench runs a gateway on the real broker
 def test_bench_large_measures_the_memory_a_large_message_costs(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["--config", str(config_path), "bench", "large", "--megabytes", "2", "--json"])
 

@@ -17,7 +17,7 @@ from gateway.broker.connection import connect
 from gateway.broker.topology import Topology
 from routing.table import RoutingTable
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_the_demo_shows_the_whole_flow_and_stops_the_gateway_cleanly(tmp_path: Path, pki_dir: Path, namespace: str) -> None:

@@ -24,6 +24,7 @@ from gateway.schemas.catalogue import common_namespace
 from gateway.services import Services
 from gateway.signing.verify import verify_envelope
 
+pytestmark = pytest.mark.slow(holds_a_turn=True)  # see `pair`
 RESPONSE_NS = "urn:customs.gov.vn:asw:customs-response:1"
 
 

@@ -17,7 +17,7 @@ from gateway import client
 from gateway.lifecycle import MessageStatus
 from gateway.services import Services
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HEARTBEAT_S = 1
 
 
