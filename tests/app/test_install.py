@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -30,11 +31,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtual environment with the project installed from the checkout; returns its bin/."""
+    """A new virtual environment with the project built and installed from the checkout; returns its bin/.
+
+    What is under test is the project's own packaging (its modules, package data and entry points), so the
+    dependencies are those of the test run's environment, seen through a path file, rather than downloaded
+    and installed again (`scripts/install` installs them from the registry). Only a directory named in a
+    path file is added, not its own path files, so the checkout's editable install does not come along.
+    """
     venv = tmp_path_factory.mktemp("fresh") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    site_packages = Path(subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip())
+    (site_packages / "test-run-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", str(REPO)], check=True, timeout=900, capture_output=True
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--no-deps", str(REPO)],
+        check=True, timeout=900, capture_output=True,
     )
     return venv / "bin"
 
