@@ -488,6 +488,7 @@ class Pipeline:
         sender = header.sender if header else claimed_sender(intake.root)
         built = self.services.receipts.rejection(header, sender, intake.digest, intake.received_at, problems)
         codes = tuple(dict.fromkeys(p.code.name for p in problems))
+        authenticated = intake.signature is not None  # set only once the signature verified as the sender
         try:
             self.services.store.record_rejection(
                 received_at=intake.received_at,
@@ -501,11 +502,11 @@ class Pipeline:
                 problems=problems,
                 body=intake.body if len(intake.body) <= self.services.settings.http.max_body_bytes else None,
                 receipt=built.body,
-                authenticated=intake.signature is not None,  # set only once the signature verified as the sender
+                authenticated=authenticated,
             )
         except SQLAlchemyError:
             log.warning("could not record the rejection", exc_info=True)
-        if intake.signature is None:
+        if not authenticated:
             metrics.UNAUTHENTICATED_REJECTIONS.labels(intake.transport.door).inc()
         return Outcome(status, built.body, False, header.message_id if header else None, codes)
 
