@@ -28,6 +28,11 @@ UNAUTHENTICATED_REJECTIONS = Counter(
 )
 HANDLED = Counter("gateway_handled_messages_total", "Messages taken by workers", ["route", "outcome"])
 RELAYED = Counter("gateway_relayed_messages_total", "Messages published by the outbox relay")
+FORWARDED = Counter(
+    "gateway_forwarded_messages_total",
+    "Accepted messages the intake processes published themselves (queued), or left to the outbox relay",
+    ["outcome"],
+)
 PUSHED = Counter("gateway_pushes_total", "Push attempts of outbound messages by outcome (delivered, retried, parked)", ["outcome"])
 
 

@@ -1,7 +1,7 @@
 """The intake pipeline: one ordered list of named stages, the same for every door.
 
     parse -> envelope -> catalogue -> verify -> fresh -> authorise -> validate -> entitle
-          -> answer -> receipt -> record -> recorded -> publish
+          -> answer -> receipt -> record -> recorded -> forward
 
 Each stage is a plain function of the message in flight (`Intake`) and the
 gateway's services; it either enriches the intake or raises `Rejected` with
@@ -48,7 +48,7 @@ from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics, xmlsafe
-from gateway.broker.publisher import Published, message_headers
+from gateway.broker.forwarder import Forwarded, accepted_message
 from gateway.config import IntakeSettings
 from gateway.envelope import Header, claimed_sender, content_element, read_header
 from gateway.errors import ErrorCode, Problem
@@ -95,7 +95,6 @@ class Intake:
     batch: Batch | None = None  # the messages a query asked for, carried in its receipt
     receipt: Receipt | None = None
     recorded: Recorded | None = None
-    published: bool = False
     problems: list[Problem] = field(default_factory=list)  # what the checks found so far
     payload_valid: bool = False  # the payload passed its schema
     role_permitted: bool = False  # the sender's roles may send this document type
@@ -376,25 +375,30 @@ def recorded(intake: Intake, services: Services) -> None:
         after(intake, services)
 
 
-def publish(intake: Intake, services: Services) -> None:
+def forward(intake: Intake, services: Services) -> None:
+    """Hand a new message to this process's forwarder: it is published after the receipt is given (see forwarder.py)."""
     assert intake.recorded is not None and intake.header is not None and intake.route is not None
     if not intake.recorded.new:
         return  # an identical resend: the original is (or will be) on its way already
     header = intake.header
-    intake.published = Published.OK is services.publisher().publish(
-        services.topology.messages_exchange,
-        intake.route,
-        intake.body,
-        message_id=header.message_id,
-        correlation_id=intake.correlation_id,
-        headers=message_headers(
-            intake.recorded.pk, header.sender.identity, header.document_type, header.function, intake.digest.hex()
-        ),
+    services.forwarder.forward(
+        Forwarded(
+            intake.recorded.pk,
+            intake.transport.door,
+            accepted_message(
+                services.topology.messages_exchange,
+                intake.route,
+                intake.body,
+                pk=intake.recorded.pk,
+                message_id=header.message_id,
+                correlation_id=intake.correlation_id,
+                sender=header.sender.identity,
+                document_type=header.document_type,
+                function=header.function,
+                digest=intake.digest.hex(),
+            ),
+        )
     )
-    if intake.published:
-        services.confirmations.confirmed(intake.recorded.pk, intake.transport.door)
-    else:
-        log.warning("broker did not confirm; message left to the outbox relay")
 
 
 DEFAULT_STAGES: tuple[Stage, ...] = (
@@ -410,7 +414,7 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage("receipt", receipt, "step"),
     Stage("record", record, "step"),
     Stage("recorded", recorded, "step"),
-    Stage("publish", publish, "step"),
+    Stage("forward", forward, "step"),
 )
 
 
@@ -452,10 +456,7 @@ class Pipeline:
             outcome = self._reject(intake, (Problem(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.summary),), 500)
         else:
             outcome = self._accept(intake)
-            bound.info(
-                "message accepted" if not outcome.duplicate else "identical resend answered with the original receipt",
-                published=intake.published,
-            )
+            bound.info("message accepted" if not outcome.duplicate else "identical resend answered with the original receipt")
         metrics.observe_intake(transport.door, _label(outcome), time.perf_counter() - started)
         return outcome
 

@@ -13,9 +13,11 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from gateway.behaviours import Behaviours
+from gateway.broker.confirming import ConfirmingPublisher
+from gateway.broker.forwarder import Forwarder
 from gateway.broker.publisher import Publisher
 from gateway.broker.topology import Topology
-from gateway.config import Settings
+from gateway.config import BrokerSettings, Settings
 from gateway.envelope import PartyRef
 from gateway.outbound.compose import EnvelopeComposer
 from gateway.outbound.outbox import Outbox
@@ -26,7 +28,6 @@ from gateway.signing.expiry import CertificateInUse, certificates_in_use
 from gateway.signing.revocation.checker import RevocationChecker
 from gateway.signing.rotation import GatewayKeys
 from gateway.signing.trust import TrustStore
-from gateway.store.confirmations import ConfirmationMarker
 from gateway.store.engine import make_engine
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.messages import MessageStore
@@ -54,8 +55,8 @@ class Services:
     topology: Topology
     keys: GatewayKeys  # the gateway's own key(s): they sign receipts and outgoing messages
     receipts: ReceiptBuilder
-    confirmations: ConfirmationMarker
     recorder: GroupCommitter
+    forwarder: Forwarder  # publishes what `recorder` commits, after the receipts are given
     outbox: Outbox
     behaviours: Behaviours
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -81,7 +82,7 @@ class Services:
             publisher.close()
         self.revocation.stop()
         self.recorder.close()
-        self.confirmations.close()
+        self.forwarder.close()
         self.engine.dispose()
 
 
@@ -122,8 +123,20 @@ def build_services(
         ),
         keys=signer,
         receipts=ReceiptBuilder(us, signer),
-        confirmations=ConfirmationMarker(store),
         recorder=GroupCommitter(store),
+        forwarder=make_forwarder(settings.broker, store),
         outbox=Outbox(engine, EnvelopeComposer(us, signer, schemas), parties),
         behaviours=Behaviours(),
     )
+
+
+def make_forwarder(broker: BrokerSettings, store: MessageStore) -> Forwarder:
+    """The process's forwarder: a broker that is down is tried again after `relay_interval_s`."""
+    publisher = ConfirmingPublisher(
+        broker.url,
+        broker.publish_timeout_s,
+        retry_after_s=broker.relay_interval_s,
+        name=f"{broker.namespace}-forwarder",
+        heartbeat_s=broker.heartbeat_s,
+    )
+    return Forwarder(store, publisher, batch=broker.relay_batch)

@@ -11,11 +11,16 @@ def connect(
     url: str, timeout_s: float = 5.0, name: str = "gateway", heartbeat_s: int = DEFAULT_HEARTBEAT_S
 ) -> pika.BlockingConnection:
     """A blocking connection; its heartbeats are serviced only while the owner pumps it (process_data_events)."""
-    parameters = pika.URLParameters(url)
-    parameters.connection_attempts = 1
-    parameters.socket_timeout = timeout_s
-    parameters.stack_timeout = timeout_s
-    parameters.blocked_connection_timeout = timeout_s
-    parameters.heartbeat = heartbeat_s
-    parameters.client_properties = {"connection_name": name}
-    return pika.BlockingConnection(parameters)
+    return pika.BlockingConnection(parameters(url, timeout_s, name, heartbeat_s))
+
+
+def parameters(url: str, timeout_s: float, name: str, heartbeat_s: int) -> pika.URLParameters:
+    """One attempt, every wait bounded by `timeout_s`, and the connection named for the broker's console."""
+    result = pika.URLParameters(url)
+    result.connection_attempts = 1
+    result.socket_timeout = timeout_s
+    result.stack_timeout = timeout_s
+    result.blocked_connection_timeout = timeout_s
+    result.heartbeat = heartbeat_s
+    result.client_properties = {"connection_name": name}
+    return result

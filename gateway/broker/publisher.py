@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pika
 import pika.exceptions
@@ -44,6 +45,40 @@ def message_headers(store_id: int | None, sender: str, document_type: str, funct
         "x-function": function,
         "x-digest": digest,
     }
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish, with `mandatory`: an unroutable one comes back as REFUSED."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str | None]:
+        """What a returned (unroutable) message is matched to its publication by."""
+        return self.exchange, self.routing_key, self.properties.message_id, self.properties.correlation_id
+
+
+def message_properties(
+    message_id: str | None,
+    correlation_id: str | None,
+    headers: Mapping[str, object] | None = None,
+    reply_to: str | None = None,
+    content_type: str = "application/xml",
+) -> pika.BasicProperties:
+    """The properties of everything the gateway publishes: persistent, stamped with the time it was sent."""
+    return pika.BasicProperties(
+        content_type=content_type,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        reply_to=reply_to,
+        headers=dict(headers or {}),
+        timestamp=int(time.time()),
+    )
 
 
 class Publisher:
@@ -78,30 +113,25 @@ class Publisher:
         content_type: str = "application/xml",
     ) -> Published:
         """Publish and wait for the broker's confirm; `Published.OK` only when the broker took the message."""
-        properties = pika.BasicProperties(
-            content_type=content_type,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=message_id,
-            correlation_id=correlation_id,
-            reply_to=reply_to,
-            headers=dict(headers or {}),
-            timestamp=int(time.time()),
-        )
+        properties = message_properties(message_id, correlation_id, headers, reply_to, content_type)
+        return self.send(Outgoing(exchange, routing_key, body, properties))
+
+    def send(self, message: Outgoing) -> Published:
+        """Publish `message` and wait for the broker's confirm."""
         for last_try in (False, True):
             channel = self._open_channel()
             if channel is None:
                 return Published.BROKER_UNAVAILABLE
-            outcome = self._publish_once(channel, exchange, routing_key, body, properties, last_try)
+            outcome = self._publish_once(channel, message, last_try)
             if outcome is not None:
                 return outcome
         return Published.BROKER_UNAVAILABLE
 
-    def _publish_once(  # type: ignore[no-untyped-def]
-        self, channel, exchange: str, routing_key: str, body: bytes, properties: pika.BasicProperties, last_try: bool
-    ) -> Published | None:
+    def _publish_once(self, channel, message: Outgoing, last_try: bool) -> Published | None:  # type: ignore[no-untyped-def]
         """One attempt; None when the connection failed and another attempt on a fresh one may succeed."""
+        exchange, routing_key = message.exchange, message.routing_key
         try:
-            channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+            channel.basic_publish(exchange, routing_key, message.body, message.properties, mandatory=True)
             self._last_used = time.monotonic()
             return Published.OK
         except pika.exceptions.UnroutableError:

@@ -1,11 +1,12 @@
 """The outbox relay: publishes what the store holds but the broker has not confirmed.
 
-Two feeds go through it. Accepted inbound messages: intake publishes inline
-right after recording; when the broker is down or does not confirm, the message
-stays `accepted` and its receipt still holds, because the relay publishes it as
-soon as the broker is back. The gateway's own outbound messages: a worker
-publishes them right after its handler commits; the relay takes over those it
-could not. Either may so be published twice; consumers are idempotent.
+Two feeds go through it. Accepted inbound messages: the intake process's forwarder
+publishes them right after recording (gateway/broker/forwarder.py); when the broker
+is down or does not confirm, the message stays `accepted` and its receipt still
+holds, because the relay publishes it as soon as the broker is back. The gateway's
+own outbound messages: a worker publishes them right after its handler commits; the
+relay takes over those it could not. Either may so be published twice; consumers are
+idempotent. A batch goes out with all its confirms in flight (`ConfirmingPublisher`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
-from gateway.broker.publisher import Published, Publisher, message_headers
-from gateway.outbound.outbox import OutboundMessage, publish_outbound
+from gateway.broker.confirming import ConfirmingPublisher
+from gateway.broker.forwarder import accepted_message
+from gateway.broker.publisher import Outgoing, Published
+from gateway.outbound.outbox import OutboundMessage, outbound_message
 from gateway.services import Services
 from gateway.store.messages import StoredMessage
 
@@ -33,7 +36,7 @@ class Feed(Protocol):
 
     def pending(self, cutoff: dt.datetime, limit: int) -> Sequence[StoredMessage | OutboundMessage]: ...
 
-    def publish(self, publisher: Publisher, item) -> Published: ...  # type: ignore[no-untyped-def]
+    def outgoing(self, item) -> Outgoing: ...  # type: ignore[no-untyped-def]
 
     def mark_published(self, pks: list[int], at: dt.datetime) -> None: ...
 
@@ -47,14 +50,18 @@ class InboundFeed:
     def pending(self, cutoff: dt.datetime, limit: int) -> Sequence[StoredMessage]:
         return self.services.store.awaiting_publication(cutoff, limit)
 
-    def publish(self, publisher: Publisher, item: StoredMessage) -> Published:
-        return publisher.publish(
+    def outgoing(self, item: StoredMessage) -> Outgoing:
+        return accepted_message(
             self.services.topology.messages_exchange,
             item.route,
             item.body,
+            pk=item.pk,
             message_id=item.message_id,
             correlation_id=item.correlation_id,
-            headers=message_headers(item.pk, item.sender, item.document_type, item.function, item.digest),
+            sender=item.sender,
+            document_type=item.document_type,
+            function=item.function,
+            digest=item.digest,
         )
 
     def mark_published(self, pks: list[int], at: dt.datetime) -> None:
@@ -70,8 +77,8 @@ class OutboundFeed:
     def pending(self, cutoff: dt.datetime, limit: int) -> Sequence[OutboundMessage]:
         return self.services.outbox.awaiting_publication(cutoff, limit)
 
-    def publish(self, publisher: Publisher, item: OutboundMessage) -> Published:
-        return publish_outbound(publisher, self.services.topology, item)
+    def outgoing(self, item: OutboundMessage) -> Outgoing:
+        return outbound_message(self.services.topology, item)
 
     def mark_published(self, pks: list[int], at: dt.datetime) -> None:
         self.services.outbox.mark_published(pks, at)
@@ -81,7 +88,7 @@ class OutboxRelay:
     def __init__(self, services: Services) -> None:
         self.services = services
         broker = services.settings.broker
-        self.publisher = Publisher(
+        self.publisher = ConfirmingPublisher(
             broker.url,
             broker.publish_timeout_s,
             retry_after_s=broker.relay_interval_s,
@@ -114,15 +121,11 @@ class OutboxRelay:
 
     def _relay_feed(self, feed: Feed, cutoff: dt.datetime, limit: int) -> int:
         pending = feed.pending(cutoff, limit)
-        published = []
-        for item in pending:
-            outcome = feed.publish(self.publisher, item)
-            if outcome is Published.BROKER_UNAVAILABLE:
-                break  # try again next round
-            if outcome is Published.OK:
-                published.append(item.pk)
-            else:  # this message cannot be routed (a route removed from the configuration?)
-                log.error("outbox relay cannot route a message; it stays unpublished", feed=feed.name, message_id=item.message_id)
+        outcomes = self.publisher.publish_many([feed.outgoing(item) for item in pending])
+        published = [item.pk for item, outcome in zip(pending, outcomes, strict=True) if outcome is Published.OK]
+        if refused := [item.message_id for item, outcome in zip(pending, outcomes, strict=True) if outcome is Published.REFUSED]:
+            # a route removed from the configuration?
+            log.error("outbox relay cannot route messages; they stay unpublished", feed=feed.name, message_ids=refused[:20], count=len(refused))
         feed.mark_published(published, dt.datetime.now(dt.UTC))
         if published:
             metrics.RELAYED.inc(len(published))

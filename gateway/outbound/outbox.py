@@ -24,7 +24,7 @@ from lxml import etree
 from pika.spec import BasicProperties
 from sqlalchemy import Connection, Engine, func, select, update
 
-from gateway.broker.publisher import Published, Publisher
+from gateway.broker.publisher import Outgoing, Published, Publisher, message_properties
 from gateway.broker.topology import DELAY_HEADER, Topology
 from gateway.envelope import PartyRef
 from gateway.exceptions import UnknownRecipient
@@ -273,7 +273,12 @@ def unpark_many(tx: Connection, pks: Iterable[int], at: dt.datetime, actor: str,
 def publish_outbound(
     publisher: Publisher, topology: Topology, message: OutboundMessage, delay_ms: int | None = None
 ) -> Published:
-    """Put a stored outbound message on the outbound exchange (routing key: its recipient).
+    """Put a stored outbound message on the outbound exchange and wait for the broker's confirm."""
+    return publisher.send(outbound_message(topology, message, delay_ms))
+
+
+def outbound_message(topology: Topology, message: OutboundMessage, delay_ms: int | None = None) -> Outgoing:
+    """A stored outbound message as it goes to the outbound exchange (routing key: its recipient).
 
     With `delay_ms` it goes to the delay exchange instead, and reaches the outbound exchange
     (and so its recipient's push queue) when the delay is up.
@@ -286,11 +291,9 @@ def publish_outbound(
     }
     if delay_ms is not None:
         headers[DELAY_HEADER] = str(delay_ms)
-    return publisher.publish(
+    return Outgoing(
         topology.outbound_exchange if delay_ms is None else topology.delay_exchange,
         message.recipient,
         message.body,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        headers=headers,
+        message_properties(message.message_id, message.correlation_id, headers),
     )

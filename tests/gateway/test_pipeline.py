@@ -33,7 +33,7 @@ def test_every_sample_is_accepted_stored_and_queued(
     assert receipt.received_message_id == outcome.message_id
     stored = services.store.get(SAMPLE_SENDERS[document_type], outcome.message_id)
     assert stored is not None and stored.body == body
-    services.confirmations.flush()
+    assert services.forwarder.flush()
     assert services.store.get(SAMPLE_SENDERS[document_type], outcome.message_id).status == MessageStatus.QUEUED.value
 
 

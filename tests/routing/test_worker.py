@@ -174,7 +174,7 @@ def test_every_document_type_reaches_its_route_handler_and_is_processed(
     assert done["processed_at"] is not None and row(services, stored)["processed_at"] is not None
     assert handled(route, "processed") == 1
     # the intake's late "broker confirmed" note must not step back from processed
-    services.confirmations.flush()
+    assert services.forwarder.flush()
     assert processed(services, stored)
     timeline = services.store.timeline(stored.pk)
     assert [(s.from_status, s.to_status, s.actor) for s in timeline] in (
@@ -445,7 +445,7 @@ def test_a_message_handed_back_by_stop_keeps_all_its_attempts(
     declarations = services.topology.route_queue("declarations")
     holder = submit(pipeline, messages, "ECOM_ORDER")
     # stored now, published only while the worker is busy (on SQLite the busy handler holds the write lock)
-    target = submit(pipeline.replacing("publish", lambda intake, services: None), messages, "ECOM_DECLARATION")
+    target = submit(pipeline.replacing("forward", lambda intake, services: None), messages, "ECOM_DECLARATION")
     gate = Gate()
     first = assembly.worker()
     wrap(first, "orders", gate)

@@ -297,7 +297,7 @@ def test_submit_to_an_unreachable_gateway_is_not_reported_as_rejected(config_pat
 @pytest.fixture
 def recorded(pipeline: Pipeline, services: Services, messages: MessageFactory) -> dict[str, dict[str, str]]:
     """Five stored messages: three left `accepted` (never published), two `queued`. message id -> facts."""
-    unpublished = pipeline.replacing("publish", lambda intake, services: None)
+    unpublished = pipeline.replacing("forward", lambda intake, services: None)
     plan = [
         (unpublished, "ECOM_ORDER", "accepted"),
         (unpublished, "ECOM_ORDER", "accepted"),
@@ -310,7 +310,7 @@ def recorded(pipeline: Pipeline, services: Services, messages: MessageFactory) -
         outcome = runner.submit(messages.signed(document_type), Transport("http"))
         assert outcome.status == 200, outcome.codes
         facts[outcome.message_id] = {"type": document_type, "sender": SAMPLE_SENDERS[document_type], "status": status}
-    services.confirmations.flush()
+    assert services.forwarder.flush()
     for message_id, fact in facts.items():
         assert services.store.get(fact["sender"], message_id).status == fact["status"]
     return facts

@@ -45,7 +45,7 @@ def stored(pipeline: Pipeline, services: Services, messages: MessageFactory) -> 
     """An order accepted at the HTTP door, its broker confirm noted, then failed by a worker."""
     outcome = pipeline.submit(messages.signed("ECOM_ORDER"), Transport("http", correlation_id="corr-show"))
     assert outcome.accepted, outcome.codes
-    services.confirmations.flush()
+    assert services.forwarder.flush()
     found = services.store.get("0101234567", str(outcome.message_id))
     assert found is not None
     # what a handler's error may say is not markup for the operator's terminal

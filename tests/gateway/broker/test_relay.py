@@ -26,7 +26,7 @@ from gateway.broker.relay import OutboxRelay
 from gateway.envelope import read_header
 from gateway.lifecycle import INBOUND, MessageStatus, transition
 from gateway.pipeline import Pipeline, Transport
-from gateway.services import Services
+from gateway.services import Services, make_forwarder
 from gateway.store.engine import writing
 from gateway.store.messages import NewMessage, StoredMessage
 
@@ -45,11 +45,12 @@ def now() -> dt.datetime:
 def with_broker(services: Services, **broker: object) -> Services:
     """A copy of `services` with other broker settings (same store, same namespace).
 
-    `_local` is given fresh: `dataclasses.replace` would otherwise share the original's
-    thread-local, and with it a publisher already connected to the real broker.
+    `_local` and the forwarder are made anew: `dataclasses.replace` would otherwise share the
+    original's, already connected to the real broker.
     """
     settings = dataclasses.replace(services.settings, broker=dataclasses.replace(services.settings.broker, **broker))
-    return dataclasses.replace(services, settings=settings, _local=threading.local())
+    forwarder = make_forwarder(settings.broker, services.store)
+    return dataclasses.replace(services, settings=settings, _local=threading.local(), forwarder=forwarder)
 
 
 @pytest.fixture
@@ -57,6 +58,7 @@ def broker_down(services: Services) -> Iterator[Services]:
     down = with_broker(services, url=UNREACHABLE)
     yield down
     down.publisher().close()
+    down.forwarder.close()
 
 
 @pytest.fixture
@@ -141,7 +143,7 @@ def test_intake_with_the_broker_down_accepts_and_the_relay_publishes_later(
         stored = services.store.get(SAMPLE_SENDERS[document_type], outcome.message_id)
         assert stored is not None and stored.route == route
         submitted[route] = stored
-    services.confirmations.flush()
+    assert broker_down.forwarder.flush()
     assert all(status(services, s) == MessageStatus.ACCEPTED.value for s in submitted.values())
     assert all(queues.ready(services.topology.route_queue(route)) == 0 for route in submitted)
 
