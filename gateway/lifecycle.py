@@ -194,7 +194,7 @@ def transition_many(
 ) -> list[int]:
     """Move every one of `pks` that may move to `to`; returns those that moved (each with its history row).
 
-    A move with one source state (accepted -> queued, the confirmation marker's) is
+    A move with one source state (accepted -> queued, the forwarder's and the relay's) is
     one UPDATE ... RETURNING and one INSERT ... SELECT of the history rows, whatever
     the size of the batch. A move with several first reads and locks the rows
     (SELECT ... FOR UPDATE; on SQLite the write lock does that): trying the sources

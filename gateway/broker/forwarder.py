@@ -4,8 +4,12 @@ A sender's receipt is given once its message is durably in the store (the group
 commit); the publication is not waited for. The request thread puts the recorded
 message on its process's forwarder and answers. The forwarder's thread takes all that
 is waiting, publishes it as one batch with the confirms in flight together
-(`ConfirmingPublisher`), and notes the confirmed messages `queued`, one transaction
-per door (the history says through which door each came).
+(`ConfirmingPublisher`), and notes the confirmed messages `queued`, each at the
+moment its batch was confirmed and in the name of the door it came through. The
+notes of all batches confirmed within `note_interval_s` are written in one
+transaction: a write transaction (and on SQLite a disk flush) per batch would cost
+more than the publishing. Noting late is safe: a message not yet noted is only
+republished by the relay after its grace period, and the workers are idempotent.
 
 A message the broker did not confirm (down, too slow, unroutable), or that found the
 forwarder full or closed, stays `accepted` in the store, and the outbox relay publishes
@@ -18,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,13 +64,24 @@ def accepted_message(
 
 
 class Forwarder:
-    def __init__(self, store: MessageStore, publisher: ConfirmingPublisher, batch: int = 500, capacity: int = 20_000) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        publisher: ConfirmingPublisher,
+        batch: int = 500,
+        capacity: int = 20_000,
+        note_interval_s: float = 0.1,
+    ) -> None:
         self._store = store
         self._publisher = publisher
         self._batch = batch
+        self._note_interval_s = note_interval_s
         self._queue: queue.Queue[Forwarded | None] = queue.Queue(capacity)
+        self._confirmed: list[tuple[list[int], dt.datetime, str]] = []  # (store ids, confirmed at, door), not yet noted
+        self._first_confirmed = 0.0  # monotonic time of the oldest of them
+        self._taken = 0  # messages taken from the queue and not yet settled
         self._handed = 0  # messages handed in so far ...
-        self._settled = 0  # ... and those published (or left to the relay) and noted
+        self._settled = 0  # ... and those published and noted, or left to the relay
         self._progress = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
@@ -98,42 +114,70 @@ class Forwarder:
         self._publisher.close()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._until_noting())
+            except queue.Empty:
+                self._note()
+                continue
+            batch, stopping = self._take_more(item)
+            if batch:
+                self._forward(batch)
+            if stopping:
+                self._note()
                 return
-            batch = [item]
-            while len(batch) < self._batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-            self._forward(batch)
-            with self._progress:
-                self._settled += len(batch)
-                self._progress.notify_all()
+            if self._taken >= self._batch or self._until_noting() == 0:
+                self._note()
+
+    def _take_more(self, first: Forwarded | None) -> tuple[list[Forwarded], bool]:
+        """`first` and whatever else is waiting, up to a batch; and whether the forwarder was closed."""
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < self._batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return batch, True
+            batch.append(more)
+        return batch, False
+
+    def _until_noting(self) -> float | None:
+        """How long the queue may be waited on before the confirmed messages are due to be noted."""
+        if not self._taken:
+            return None
+        return max(0.0, self._first_confirmed + self._note_interval_s - time.monotonic())
 
     def _forward(self, batch: Sequence[Forwarded]) -> None:
         outcomes = self._publisher.publish_many([item.message for item in batch])
-        confirmed: dict[str, list[int]] = {}
+        at = dt.datetime.now(dt.UTC)
+        by_door: dict[str, list[int]] = {}
         for item, outcome in zip(batch, outcomes, strict=True):
             if outcome is Published.OK:
-                confirmed.setdefault(item.actor, []).append(item.pk)
-        queued = sum(len(pks) for pks in confirmed.values())
+                by_door.setdefault(item.actor, []).append(item.pk)
+        queued = sum(len(pks) for pks in by_door.values())
         metrics.FORWARDED.labels("queued").inc(queued)
         if queued < len(batch):
             self._leave(len(batch) - queued, "the broker did not confirm them")
-        at = dt.datetime.now(dt.UTC)
-        for actor, pks in confirmed.items():
-            try:
-                retrying_once(lambda: self._store.mark_queued(pks, at, actor))  # noqa: B023 (called at once)
-            except SQLAlchemyError:
-                log.warning("could not mark messages queued; the relay will publish them again", count=len(pks), exc_info=True)
+        if not self._taken:
+            self._first_confirmed = time.monotonic()
+        self._taken += len(batch)
+        self._confirmed += [(pks, at, door) for door, pks in by_door.items()]
+
+    def _note(self) -> None:
+        """Write the queued notes of every batch confirmed since the last time, in one transaction."""
+        confirmed, self._confirmed = self._confirmed, []
+        try:
+            retrying_once(lambda: self._store.mark_queued_groups(confirmed))
+        except SQLAlchemyError:
+            count = sum(len(pks) for pks, _, _ in confirmed)
+            log.warning("could not mark messages queued; the relay will publish them again", count=count, exc_info=True)
+        with self._progress:
+            self._settled += self._taken
+            self._taken = 0
+            self._progress.notify_all()
 
     @staticmethod
     def _leave(count: int, why: str) -> None:
