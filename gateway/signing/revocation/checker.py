@@ -36,9 +36,15 @@ class RevocationChecker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
+        self._fingerprints: dict[x509.Certificate, str] = {}
 
     def policy_for(self, anchor: x509.Certificate) -> Policy:
-        return Policy(self.settings.policy_for(anchor.fingerprint(hashes.SHA256()).hex()))
+        fingerprint = self._fingerprints.get(anchor)
+        if fingerprint is None:  # anchors and partner CAs: a few certificates, each computed once
+            if len(self._fingerprints) >= 1024:  # registry reloads bring new objects: forget the old ones
+                self._fingerprints.clear()
+            fingerprint = self._fingerprints[anchor] = anchor.fingerprint(hashes.SHA256()).hex()
+        return Policy(self.settings.policy_for(fingerprint))
 
     def check(self, path: Sequence[x509.Certificate], at: dt.datetime | None = None) -> tuple[Verdict, Policy]:
         """The verdict on a validated path (leaf first, anchor last) and the policy that judges it."""

@@ -34,20 +34,21 @@ class HeldCrl:
     crl: x509.CertificateRevocationList
     source: str
     revoked: frozenset[int]  # serial numbers, for a lookup in constant time
+    issuer: x509.Name  # read once: `crl.issuer` builds a new Name at each access (10 µs, then 7 µs to compare)
     # The signature checked once per issuer certificate (CAs on validated paths: a handful), not per
     # message: verifying it cost more than the rest of the revocation check.
     _issuers: dict[x509.Certificate, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, crl: x509.CertificateRevocationList, source: str) -> HeldCrl:
-        return cls(crl, source, frozenset(entry.serial_number for entry in crl))
+        return cls(crl, source, frozenset(entry.serial_number for entry in crl), crl.issuer)
 
     def current(self, at: dt.datetime) -> bool:
         next_update = self.crl.next_update_utc
         return next_update is None or at <= next_update
 
     def issued_by(self, issuer: x509.Certificate) -> bool:
-        if self.crl.issuer != issuer.subject:
+        if self.issuer != issuer.subject:
             return False
         known = self._issuers.get(issuer)
         if known is None:
