@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -20,39 +21,38 @@ from gateway.signing.canonical import canonicalize
 from gateway.signing.keys import SigningIdentity
 
 _C14N = Canonicalization.EXCLUSIVE
-_NSMAP = {"ds": DSIG}
-
-
-def _ds(parent: etree._Element, local: str, text: str | None = None, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{DSIG}}}{local}", attributes, nsmap=_NSMAP)
-    element.text = text
-    return element
 
 
 def sign_envelope(root: etree._Element, identity: SigningIdentity) -> etree._Element:
-    """Append an enveloped signature to `root` (which must not already carry one) and return it."""
+    """Append an enveloped signature to `root` (which must not already carry one) and return it.
+
+    The SignedInfo is written as text in its canonical form (exclusive c14n: the `ds`
+    declaration on it, every element with an end tag, attribute values that need no
+    escaping), so it is signed as written instead of being built element by element and
+    canonicalised again; the verifier canonicalises what it finds and gets the same bytes.
+    """
     if root.find(f"{{{DSIG}}}Signature") is not None:
         raise ValueError("the envelope is already signed")
     algorithm = signature_algorithm_for(identity.key_type)
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(canonicalize(root, _C14N))
-
-    signature = etree.SubElement(root, f"{{{DSIG}}}Signature", nsmap=_NSMAP)
-    signed_info = _ds(signature, "SignedInfo")
-    _ds(signed_info, "CanonicalizationMethod", Algorithm=_C14N.uri)
-    _ds(signed_info, "SignatureMethod", Algorithm=algorithm.uri)
-    reference = _ds(signed_info, "Reference", URI="")
-    transforms = _ds(reference, "Transforms")
-    _ds(transforms, "Transform", Algorithm=ENVELOPED_SIGNATURE)
-    _ds(transforms, "Transform", Algorithm=_C14N.uri)
-    _ds(reference, "DigestMethod", Algorithm=SHA256_DIGEST)
-    _ds(reference, "DigestValue", base64.b64encode(digest.finalize()).decode("ascii"))
-
-    value = _sign_bytes(identity, canonicalize(signed_info, _C14N), algorithm.hash())
-    _ds(signature, "SignatureValue", base64.b64encode(value).decode("ascii"))
-    x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
-    for encoded in identity.certificates_base64:
-        _ds(x509_data, "X509Certificate", encoded)
+    digest = base64.b64encode(hashlib.sha256(canonicalize(root, _C14N)).digest()).decode("ascii")
+    signed_info = (
+        f'<ds:CanonicalizationMethod Algorithm="{_C14N.uri}"></ds:CanonicalizationMethod>'
+        f'<ds:SignatureMethod Algorithm="{algorithm.uri}"></ds:SignatureMethod>'
+        '<ds:Reference URI=""><ds:Transforms>'
+        f'<ds:Transform Algorithm="{ENVELOPED_SIGNATURE}"></ds:Transform>'
+        f'<ds:Transform Algorithm="{_C14N.uri}"></ds:Transform>'
+        f'</ds:Transforms><ds:DigestMethod Algorithm="{SHA256_DIGEST}"></ds:DigestMethod>'
+        f"<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference>"
+    )
+    canonical = f'<ds:SignedInfo xmlns:ds="{DSIG}">{signed_info}</ds:SignedInfo>'
+    value = base64.b64encode(_sign_bytes(identity, canonical.encode("ascii"), algorithm.hash())).decode("ascii")
+    certificates = "".join(f"<ds:X509Certificate>{encoded}</ds:X509Certificate>" for encoded in identity.certificates_base64)
+    signature = (
+        f'<ds:Signature xmlns:ds="{DSIG}"><ds:SignedInfo>{signed_info}</ds:SignedInfo>'
+        f"<ds:SignatureValue>{value}</ds:SignatureValue>"
+        f"<ds:KeyInfo><ds:X509Data>{certificates}</ds:X509Data></ds:KeyInfo></ds:Signature>"
+    )
+    root.append(etree.fromstring(signature))
     return root
 
 
