@@ -9,6 +9,7 @@ and each is a classic vector (XXE, entity expansion, stylesheet injection).
 
 from __future__ import annotations
 
+import codecs
 import re
 import threading
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 _MAX_PROLOG = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ACCEPTED_ENCODINGS = frozenset({"utf-8", "utf8"})
+_UTF8_CHECK_SLICE = 1 << 20
 
 _local = threading.local()
 
@@ -54,7 +56,7 @@ def check_encoding(data: bytes) -> None:
     """Accept UTF-8 only: a declared other encoding, a UTF-16 BOM or invalid UTF-8 is refused."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
         raise Rejected.of(ErrorCode.XML_ENCODING, "the body is UTF-16 encoded; only UTF-8 is accepted")
-    head = data[3:] if data.startswith(_UTF8_BOM) else data
+    head = memoryview(data)[3:] if data.startswith(_UTF8_BOM) else memoryview(data)
     declaration = _XML_DECLARATION.match(head[:_MAX_PROLOG])
     encoding = _ENCODING_PSEUDO_ATTRIBUTE.search(declaration.group(1)) if declaration else None
     if encoding and encoding.group(1).decode("ascii").lower() not in _ACCEPTED_ENCODINGS:
@@ -63,12 +65,20 @@ def check_encoding(data: bytes) -> None:
             f"the declared encoding {encoding.group(1).decode('ascii')!r} is not accepted; use UTF-8",
             "line 1",
         )
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Rejected.of(
-            ErrorCode.XML_ENCODING, f"the body is not valid UTF-8 (byte offset {exc.start})"
-        ) from None
+    if (offset := _invalid_utf8_at(head)) is not None:
+        raise Rejected.of(ErrorCode.XML_ENCODING, f"the body is not valid UTF-8 (byte offset {offset})")
+
+
+def _invalid_utf8_at(data: memoryview) -> int | None:
+    """Where `data` stops being UTF-8, if it does; decoded a slice at a time, never held as text whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), _UTF8_CHECK_SLICE):
+        held = len(decoder.getstate()[0])  # the bytes of a character cut by the previous slice
+        try:
+            decoder.decode(data[start : start + _UTF8_CHECK_SLICE], final=start + _UTF8_CHECK_SLICE >= len(data))
+        except UnicodeDecodeError as exc:
+            return start - held + exc.start
+    return None
 
 
 def refuse_doctype(data: bytes) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -17,7 +16,7 @@ from gateway.signing.algorithms import (
     Canonicalization,
     signature_algorithm_for,
 )
-from gateway.signing.canonical import canonicalize
+from gateway.signing.canonical import canonical_digest
 from gateway.signing.keys import SigningIdentity
 
 _C14N = Canonicalization.EXCLUSIVE
@@ -34,7 +33,7 @@ def sign_envelope(root: etree._Element, identity: SigningIdentity) -> etree._Ele
     if root.find(f"{{{DSIG}}}Signature") is not None:
         raise ValueError("the envelope is already signed")
     algorithm = signature_algorithm_for(identity.key_type)
-    digest = base64.b64encode(hashlib.sha256(canonicalize(root, _C14N)).digest()).decode("ascii")
+    digest = base64.b64encode(canonical_digest(root, _C14N)).decode("ascii")
     signed_info = (
         f'<ds:CanonicalizationMethod Algorithm="{_C14N.uri}"></ds:CanonicalizationMethod>'
         f'<ds:SignatureMethod Algorithm="{algorithm.uri}"></ds:SignatureMethod>'

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -37,7 +38,7 @@ from gateway.signing.algorithms import (
     Canonicalization,
     SignatureAlgorithm,
 )
-from gateway.signing.canonical import canonicalize, signature_detached
+from gateway.signing.canonical import canonical_digest, canonicalize, signature_detached
 from gateway.signing.exc_c14n import AmbiguousPrefix
 from gateway.signing.keys import (
     CertificateUnreadable,
@@ -134,10 +135,8 @@ def verify_envelope(
             admit(PresentedCertificate(root, certificate, der, tuple(other for other, _ in others)))
 
     with signature_detached(signature):
-        signed_bytes = _canonical(root, transforms_c14n, inclusive_prefixes)
-    digest = hashes.Hash(digest_algorithm())
-    digest.update(signed_bytes)
-    if not hmac.compare_digest(digest.finalize(), expected_digest):
+        digest = _canonical_digest(root, transforms_c14n, inclusive_prefixes, digest_algorithm)
+    if not hmac.compare_digest(digest, expected_digest):
         raise Rejected.of(
             ErrorCode.SIGNATURE_DIGEST_MISMATCH,
             "the digest of the envelope does not match the signed DigestValue: "
@@ -167,8 +166,21 @@ def verify_envelope(
 
 
 def _canonical(element: etree._Element, method: Canonicalization, prefixes: list[str] | None) -> bytes:
-    try:
+    with _ambiguity_rejected(element):
         return canonicalize(element, method, prefixes)
+
+
+def _canonical_digest(
+    element: etree._Element, method: Canonicalization, prefixes: list[str] | None, algorithm: type[hashes.HashAlgorithm]
+) -> bytes:
+    with _ambiguity_rejected(element):
+        return canonical_digest(element, method, prefixes, algorithm)
+
+
+@contextlib.contextmanager
+def _ambiguity_rejected(element: etree._Element) -> Iterator[None]:
+    try:
+        yield
     except AmbiguousPrefix as exc:
         raise Rejected.of(
             ErrorCode.SIGNATURE_PROFILE, f"the canonical form with #default cannot be determined: {exc}", _path(element)
