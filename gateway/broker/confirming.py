@@ -34,6 +34,7 @@ from gateway.broker.connection import DEFAULT_HEARTBEAT_S, parameters
 from gateway.broker.publisher import Outgoing, Published
 
 log = structlog.get_logger(__name__)
+_BROKEN_CHECK_S = 0.05
 
 
 class _Batch:
@@ -180,22 +181,21 @@ class ConfirmingPublisher:
         if link is None:
             return [Published.BROKER_UNAVAILABLE] * len(messages)
         batch = _Batch(len(messages))
-        try:
-            link.connection.ioloop.add_callback_threadsafe(lambda: link.send(messages, batch))
-        except (pika.exceptions.AMQPError, OSError, AttributeError) as exc:  # the loop closed meanwhile
-            self._fail(exc)
-            return [Published.BROKER_UNAVAILABLE] * len(messages)
-        if not batch.done.wait(self._timeout_s + len(messages) * 0.001):
-            self._fail(TimeoutError(f"the broker confirmed too slowly ({len(messages)} messages in flight)"))
+        link.connection.ioloop.add_callback_threadsafe(lambda: link.send(messages, batch))
+        deadline = time.monotonic() + self._timeout_s + len(messages) * 0.001
+        # Checked now and then: a link that broke before its loop ran `send` never settles the batch.
+        while not batch.done.wait(_BROKEN_CHECK_S):
+            if link.broken.is_set():
+                break
+            if time.monotonic() > deadline:
+                self._fail(TimeoutError(f"the broker confirmed too slowly ({len(messages)} messages in flight)"))
+                break
         return batch.results()
 
     def close(self) -> None:
         link, thread, self._link, self._thread = self._link, self._thread, None, None
         if link is not None and not link.broken.is_set():
-            try:
-                link.connection.ioloop.add_callback_threadsafe(_closing(link))
-            except (pika.exceptions.AMQPError, OSError, AttributeError):
-                pass
+            link.connection.ioloop.add_callback_threadsafe(_closing(link))
         if thread is not None:
             thread.join(timeout=self._timeout_s)
 
