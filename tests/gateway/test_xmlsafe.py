@@ -268,6 +268,32 @@ def test_anything_but_utf8_is_refused(data: bytes) -> None:
     assert error.problems[0].message
 
 
+SLICE = 1 << 20  # the UTF-8 check decodes a large body this many bytes at a time
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected_offset"),
+    [
+        (b"<E>" + b"x" * 10, 13),  # within the first slice
+        (b"<E>" + b"x" * (SLICE - 3), SLICE),  # the first byte of the second slice
+        (b"<E>" + b"x" * (SLICE - 4) + "é".encode(), SLICE + 1),  # after a character that ends the first slice
+        (b"<E>" + b"x" * (SLICE - 4) + b"\xc3", SLICE - 1),  # a character cut by the slice and never finished
+    ],
+    ids=["first-slice", "second-slice", "after-a-full-character", "cut-character"],
+)
+def test_invalid_utf8_is_located_at_its_byte_in_a_large_body(prefix: bytes, expected_offset: int) -> None:
+    error = rejection(prefix + b"\xff</E>")
+
+    assert [p.code for p in error.problems] == [ErrorCode.XML_ENCODING]
+    assert error.problems[0].message.endswith(f"(byte offset {expected_offset})")
+
+
+def test_a_character_split_across_slices_is_valid_utf8() -> None:
+    body = b"<E>" + b"x" * (SLICE - 4) + "ệ".encode() + b"</E>"  # three bytes: the slice ends inside it
+
+    assert xmlsafe.parse(body).text.endswith("xệ")
+
+
 # --- malformed ------------------------------------------------------------------------
 
 
