@@ -14,7 +14,8 @@ The rules the suite runs by:
   delivery and pull acknowledgements, the dialect-specific statements (ON CONFLICT) and the reports' SQL.
   The business (tests/customs, tests/routing/handlers, the CLI's readers) runs on SQLite
   (`pytestmark = pytest.mark.stores("sqlite")`), with PostgreSQL cross-checks marked on the tests that
-  keep both stores.
+  keep both stores. A test's store is at the schema's head, a copy of a template migrated once per worker
+  (tests/stores.py); a test about making or migrating a store asks for an empty one (`pytest.mark.empty_store`).
 - **Which tier.** A test that needs RabbitMQ or PostgreSQL is marked `integration` automatically, from the
   fixtures it uses (SERVER_FIXTURES, or `db_url` on PostgreSQL); a test that reaches a server some other way
   carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
@@ -51,6 +52,7 @@ from support import (
     isolated_schema,
     write_config,
 )
+from stores import StoreTemplates
 from workers import handled, workers  # noqa: F401  (fixtures for the worker tests)
 
 from app.wiring import Assembly, assemble
@@ -208,20 +210,32 @@ def postgres_url() -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> StoreTemplates:
+    return StoreTemplates(tmp_path_factory.mktemp("store-templates"))
+
+
 @contextlib.contextmanager
-def empty_store(kind: str, directory: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of an empty store of `kind` ("sqlite" or "postgresql") of its own."""
+def new_store(kind: str, directory: Path, request: pytest.FixtureRequest, empty: bool = False) -> Iterator[str]:
+    """The URL of a store of `kind` ("sqlite" or "postgresql") of its own, at the schema's head (or `empty`)."""
+    templates: StoreTemplates = request.getfixturevalue("store_templates")
     if kind == "sqlite":
-        yield f"sqlite:///{directory / 'gateway.db'}"
+        database = directory / "gateway.db"
+        yield f"sqlite:///{database}" if empty else templates.sqlite(database)
         return
-    with isolated_schema(request.getfixturevalue("postgres_url")) as url:
+    database_url = request.getfixturevalue("postgres_url")
+    with isolated_schema(database_url) as url:
+        if not empty:
+            templates.postgresql(url, database_url)
         yield url
 
 
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty store of the test's own, on each store of the test's `stores` mark (see the rules above)."""
-    with empty_store(request.param, tmp_path, request) as url:
+    """A store of the test's own at the schema's head (empty for a test marked `empty_store`), on each store of the
+    test's `stores` mark (see the rules above)."""
+    empty = request.node.get_closest_marker("empty_store") is not None
+    with new_store(request.param, tmp_path, request, empty) as url:
         yield url
 
 
@@ -310,10 +324,10 @@ def running_gateway(
     request: pytest.FixtureRequest,
     **sections: dict[str, object],
 ) -> Iterator[Live]:
-    """`gateway serve` in a subprocess on an empty store of `kind` and a broker namespace of its own (its topology
+    """`gateway serve` in a subprocess on a new store of `kind` and a broker namespace of its own (its topology
     declared), stopped and removed afterwards."""
     config = write_config(directory / "config", pki_dir, new_namespace(), **sections)
-    with empty_store(kind, directory, request) as url, assembled(settings_for(config, url), schemas) as built:
+    with new_store(kind, directory, request) as url, assembled(settings_for(config, url), schemas) as built:
         gateway = LiveGateway(config, url, directory / "gateway.log").start()
         try:
             yield Live(gateway, built.services, config)
