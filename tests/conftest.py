@@ -24,7 +24,8 @@ The rules the suite runs by:
   PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
   turn on the servers (ServerTurns) while it runs; a test marked `restarts_a_server` takes an exclusive turn
   while it restarts RabbitMQ or PostgreSQL, so that no other test sees the outage. The workers take the modules
-  in the order of `schedule_rank`: the restarts, then the modules marked `slow`, then the others.
+  in the order of `schedule_rank`: the restarts, then the modules that need no server, then the modules marked
+  `slow`, then the others.
 """
 
 from __future__ import annotations
@@ -108,18 +109,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def schedule_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int, int]]:
-    """The order in which pytest-xdist hands the modules to the workers: the restarts first (while the workers
-    hold no turn yet, so that they wait for few and short tests), then the `slow` modules (so that no worker is
-    left alone with one at the end; one that holds a turn for all its tests, `slow(holds_a_turn=True)`, after the
-    others, so that the restarts are over by then), then the others, the larger first, the small ones filling the end."""
+    """The order in which pytest-xdist hands the modules to the workers: the restarts first, then the modules that
+    need no server, then the modules marked `slow`, then the others, the larger first, the small ones filling the end.
+
+    A restart waits for the tests that hold a turn on the servers to end, and meanwhile no other test takes one: the
+    other workers spend that time on the tests that need no turn. The `slow` modules then go before the other
+    integration modules, so that no worker is left alone with one at the end; one that holds a turn for all its
+    tests, `slow(holds_a_turn=True)`, after the other slow ones."""
     sizes = Counter(module_of(item) for item in items)
+    on_servers = {module_of(item) for item in items if item.get_closest_marker("integration")}
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         if item.get_closest_marker("restarts_a_server"):
             return 0, 0
+        if module_of(item) not in on_servers:
+            return 1, -sizes[module_of(item)]
         if slow := item.get_closest_marker("slow"):
-            return 1, int(slow.kwargs.get("holds_a_turn", False))
-        return 2, -sizes[module_of(item)]
+            return 2, int(slow.kwargs.get("holds_a_turn", False))
+        return 3, -sizes[module_of(item)]
 
     return rank
 
