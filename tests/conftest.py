@@ -40,6 +40,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from business import exchange, inspection_result_fixture  # noqa: F401  (fixtures for the business tests)
+from stores import StoreTemplates
 from support import (
     AMQP_URL,
     PG_ADMIN_URL,
@@ -53,7 +54,6 @@ from support import (
     isolated_schema,
     write_config,
 )
-from stores import StoreTemplates
 from workers import handled, workers  # noqa: F401  (fixtures for the worker tests)
 
 from app.wiring import Assembly, assemble
