@@ -206,14 +206,17 @@ def schemas() -> Callable[[Settings], SchemaRegistry]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own)."""
+def postgres_url(server_turns: ServerTurns) -> Iterator[str]:
+    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own).
+
+    Made and dropped in a turn on the servers of its own: a session-scoped fixture is set up before the test's turn.
+    """
     name = f"gwtest_{uuid.uuid4().hex[:12]}"
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with server_turns.hold(), psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with server_turns.hold(), psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
