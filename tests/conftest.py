@@ -14,7 +14,8 @@ The rules the suite runs by:
   delivery and pull acknowledgements, the dialect-specific statements (ON CONFLICT) and the reports' SQL.
   The business (tests/customs, tests/routing/handlers, the CLI's readers) runs on SQLite
   (`pytestmark = pytest.mark.stores("sqlite")`), with PostgreSQL cross-checks marked on the tests that
-  keep both stores.
+  keep both stores. A test's store is at the schema's head, a copy of a template migrated once per worker
+  (tests/stores.py); a test about making or migrating a store asks for an empty one (`pytest.mark.empty_store`).
 - **Which tier.** A test that needs RabbitMQ or PostgreSQL is marked `integration` automatically, from the
   fixtures it uses (SERVER_FIXTURES, or `db_url` on PostgreSQL); a test that reaches a server some other way
   carries the mark by hand. `scripts/test -m "not integration"` runs the rest, with no server at all.
@@ -23,7 +24,8 @@ The rules the suite runs by:
   PostgreSQL database, the shared live gateways) are made once per worker. Every integration test holds a shared
   turn on the servers (ServerTurns) while it runs; a test marked `restarts_a_server` takes an exclusive turn
   while it restarts RabbitMQ or PostgreSQL, so that no other test sees the outage. The workers take the modules
-  in the order of `schedule_rank`: the restarts, then the modules marked `slow`, then the others.
+  in the order of `schedule_rank`: the restarts, then the modules that need no server, then the modules marked
+  `slow`, then the others.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from business import exchange, inspection_result_fixture  # noqa: F401  (fixtures for the business tests)
+from stores import StoreTemplates
 from support import (
     AMQP_URL,
     PG_ADMIN_URL,
@@ -106,18 +109,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def schedule_rank(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int, int]]:
-    """The order in which pytest-xdist hands the modules to the workers: the restarts first (while the workers
-    hold no turn yet, so that they wait for few and short tests), then the `slow` modules (so that no worker is
-    left alone with one at the end; one that holds a turn for all its tests, `slow(holds_a_turn=True)`, after the
-    others, so that the restarts are over by then), then the others, the larger first, the small ones filling the end."""
+    """The order in which pytest-xdist hands the modules to the workers: the restarts first, then the modules that
+    need no server, then the modules marked `slow`, then the others, the larger first, the small ones filling the end.
+
+    A restart waits for the tests that hold a turn on the servers to end, and meanwhile no other test takes one: the
+    other workers spend that time on the tests that need no turn. The `slow` modules then go before the other
+    integration modules, so that no worker is left alone with one at the end; one that holds a turn for all its
+    tests, `slow(holds_a_turn=True)`, after the other slow ones."""
     sizes = Counter(module_of(item) for item in items)
+    on_servers = {module_of(item) for item in items if item.get_closest_marker("integration")}
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         if item.get_closest_marker("restarts_a_server"):
             return 0, 0
+        if module_of(item) not in on_servers:
+            return 1, -sizes[module_of(item)]
         if slow := item.get_closest_marker("slow"):
-            return 1, int(slow.kwargs.get("holds_a_turn", False))
-        return 2, -sizes[module_of(item)]
+            return 2, int(slow.kwargs.get("holds_a_turn", False))
+        return 3, -sizes[module_of(item)]
 
     return rank
 
@@ -197,31 +206,46 @@ def schemas() -> Callable[[Settings], SchemaRegistry]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own)."""
+def postgres_url(server_turns: ServerTurns) -> Iterator[str]:
+    """A PostgreSQL database of this test run's own (of this pytest-xdist worker's own).
+
+    Made and dropped in a turn on the servers of its own: a session-scoped fixture is set up before the test's turn.
+    """
     name = f"gwtest_{uuid.uuid4().hex[:12]}"
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with server_turns.hold(), psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with server_turns.hold(), psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> StoreTemplates:
+    return StoreTemplates(tmp_path_factory.mktemp("store-templates"))
+
+
 @contextlib.contextmanager
-def empty_store(kind: str, directory: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of an empty store of `kind` ("sqlite" or "postgresql") of its own."""
+def new_store(kind: str, directory: Path, request: pytest.FixtureRequest, empty: bool = False) -> Iterator[str]:
+    """The URL of a store of `kind` ("sqlite" or "postgresql") of its own, at the schema's head (or `empty`)."""
+    templates: StoreTemplates = request.getfixturevalue("store_templates")
     if kind == "sqlite":
-        yield f"sqlite:///{directory / 'gateway.db'}"
+        database = directory / "gateway.db"
+        yield f"sqlite:///{database}" if empty else templates.sqlite(database)
         return
-    with isolated_schema(request.getfixturevalue("postgres_url")) as url:
+    database_url = request.getfixturevalue("postgres_url")
+    with isolated_schema(database_url) as url:
+        if not empty:
+            templates.postgresql(url, database_url)
         yield url
 
 
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty store of the test's own, on each store of the test's `stores` mark (see the rules above)."""
-    with empty_store(request.param, tmp_path, request) as url:
+    """A store of the test's own at the schema's head (empty for a test marked `empty_store`), on each store of the
+    test's `stores` mark (see the rules above)."""
+    empty = request.node.get_closest_marker("empty_store") is not None
+    with new_store(request.param, tmp_path, request, empty) as url:
         yield url
 
 
@@ -310,10 +334,10 @@ def running_gateway(
     request: pytest.FixtureRequest,
     **sections: dict[str, object],
 ) -> Iterator[Live]:
-    """`gateway serve` in a subprocess on an empty store of `kind` and a broker namespace of its own (its topology
+    """`gateway serve` in a subprocess on a new store of `kind` and a broker namespace of its own (its topology
     declared), stopped and removed afterwards."""
     config = write_config(directory / "config", pki_dir, new_namespace(), **sections)
-    with empty_store(kind, directory, request) as url, assembled(settings_for(config, url), schemas) as built:
+    with new_store(kind, directory, request) as url, assembled(settings_for(config, url), schemas) as built:
         gateway = LiveGateway(config, url, directory / "gateway.log").start()
         try:
             yield Live(gateway, built.services, config)

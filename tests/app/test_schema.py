@@ -16,6 +16,7 @@ from app.schema import product_metadata
 from gateway.store import schema
 from gateway.store.engine import make_engine
 
+pytestmark = pytest.mark.empty_store  # these tests make and migrate stores: theirs start with no table
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 # One row in each of the previous release's main tables (its column names), with bytes that must survive.
 OLD_ROWS: dict[str, list[dict[str, object]]] = {

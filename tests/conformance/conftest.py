@@ -118,19 +118,22 @@ def suite_identities(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return SuiteIdentities(directory, parties_file, pki_dir / "ca.pem")
 
 
-@pytest.fixture
-def config_path(tmp_path: Path, pki_dir: Path, namespace: str, suite_identities: SuiteIdentities) -> Path:
-    """Overrides conftest's: the test configuration with the suspended party registered, and no CRL: the suite's
-    revoked signer is revoked only in its own OCSP responder's answers, and a current CRL of the same CA (which
-    does not list it) would answer first. Short header and body deadlines: the slow-client cases then wait
+def suite_sections(suite_identities: SuiteIdentities) -> dict[str, dict[str, object]]:
+    """The sections of a gateway configuration for the suite: the suspended party registered, and no CRL: the
+    suite's revoked signer is revoked only in its own OCSP responder's answers, and a current CRL of the same CA
+    (which does not list it) would answer first. Short header and body deadlines: the slow-client cases then wait
     seconds for the gateway to close their connections, not the default's ten."""
     registry = {
         "parties": str(suite_identities.parties_file),
         **{name: str(REPO / "config" / f"{name}.toml") for name in ("business", "risk", "partners")},
     }
-    return write_config(
-        tmp_path / "config", pki_dir, namespace, registry=registry, revocation={"crls": []}, http=SLOW_CLIENT_DEADLINES
-    )
+    return {"registry": registry, "revocation": {"crls": []}, "http": SLOW_CLIENT_DEADLINES}
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pki_dir: Path, namespace: str, suite_identities: SuiteIdentities) -> Path:
+    """Overrides conftest's: the test configuration for the suite (`suite_sections`)."""
+    return write_config(tmp_path / "config", pki_dir, namespace, **suite_sections(suite_identities))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from console_support import PARTY, PASSWORD
 from fastapi.testclient import TestClient
 
 from app.wiring import Assembly
-from console import audit
+from console import accounts, audit
 from console.app import create_app
 from console.context import Console
 from console.roles import Role
@@ -17,11 +17,19 @@ from console.roles import Role
 BY = audit.Entry("operator:test", "account.add", "local")
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """PASSWORD hashed as the console hashes passwords (argon2id), once per run: a hash costs ~0.2 s of CPU by design."""
+    return accounts._hashed(PASSWORD)
+
+
 @pytest.fixture
-def console(assembly: Assembly) -> Console:
+def console(assembly: Assembly, password_hash: str, monkeypatch: pytest.MonkeyPatch) -> Console:
     built = Console.of(assembly.services, assembly.rules)
-    for role in Role:
-        built.accounts.add(role.value, role.value, PASSWORD, party=PARTY if role is Role.PARTY else None, by=BY)
+    with monkeypatch.context() as hashing:  # the accounts made here take the run's hash of PASSWORD (logins verify it)
+        hashing.setattr(accounts, "_hashed", {PASSWORD: password_hash}.__getitem__)
+        for role in Role:
+            built.accounts.add(role.value, role.value, PASSWORD, party=PARTY if role is Role.PARTY else None, by=BY)
     return built
 
 

@@ -153,35 +153,38 @@ class Gate:
 # --- routing ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("document_type", sorted(ROUTE_OF))
 def test_every_document_type_reaches_its_route_handler_and_is_processed(
-    document_type: str, services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, assembly
+    services: Services, pipeline: Pipeline, messages: MessageFactory, workers, handled, assembly
 ) -> None:
+    """One message of every document type, all waiting at once: each reaches its own route's handler, once."""
     worker = assembly.worker()
     calls = {route: wrap(worker, route) for route in services.routes.names}
-    stored = submit(pipeline, messages, document_type)
-    route = ROUTE_OF[document_type]
-    assert stored.route == route
+    sent = {document_type: submit(pipeline, messages, document_type) for document_type in sorted(ROUTE_OF)}
+    assert {document_type: stored.route for document_type, stored in sent.items()} == ROUTE_OF
 
     workers.start(worker)
-    wait_until(lambda: processed(services, stored), timeout=20)
+    wait_until(lambda: all(processed(services, stored) for stored in sent.values()), timeout=30)
 
-    assert {r: dict(c) for r, c in calls.items() if c} == {route: {stored.message_id: 1}}
-    header = read_header(xmlsafe.parse(stored.body))
-    (done,) = processing_rows(services, stored)
-    assert done["handler"] == RECORD_HANDLER
-    assert done["outcome"] == f"recorded {document_type}/{header.function} from {SAMPLE_SENDERS[document_type]}"
-    assert done["processed_at"] is not None and row(services, stored)["processed_at"] is not None
-    assert handled(route, "processed") == 1
-    # the intake's late "broker confirmed" note must not step back from processed
+    routed = Counter(ROUTE_OF.values())
+    assert {r: dict(c) for r, c in calls.items() if c} == {
+        route: {stored.message_id: 1 for stored in sent.values() if stored.route == route} for route in routed
+    }
+    assert {route: handled(route, "processed") for route in routed} == routed
+    # the intake's late "broker confirmed" notes must not step back from processed
     assert services.forwarder.flush()
-    assert processed(services, stored)
-    timeline = services.store.timeline(stored.pk)
-    assert [(s.from_status, s.to_status, s.actor) for s in timeline] in (
-        [(None, "accepted", "http"), ("accepted", "queued", "http"), ("queued", "processed", "worker")],
-        [(None, "accepted", "http"), ("accepted", "processed", "worker")],  # the worker was quicker than the note
-    )
-    assert timeline[-1].reason == done["outcome"]
+    for document_type, stored in sent.items():
+        header = read_header(xmlsafe.parse(stored.body))
+        (done,) = processing_rows(services, stored)
+        assert done["handler"] == RECORD_HANDLER, document_type
+        assert done["outcome"] == f"recorded {document_type}/{header.function} from {SAMPLE_SENDERS[document_type]}"
+        assert done["processed_at"] is not None and row(services, stored)["processed_at"] is not None, document_type
+        assert processed(services, stored), document_type
+        timeline = services.store.timeline(stored.pk)
+        assert [(s.from_status, s.to_status, s.actor) for s in timeline] in (
+            [(None, "accepted", "http"), ("accepted", "queued", "http"), ("queued", "processed", "worker")],
+            [(None, "accepted", "http"), ("accepted", "processed", "worker")],  # the worker was quicker than the note
+        ), document_type
+        assert timeline[-1].reason == done["outcome"], document_type
 
 
 def test_a_worker_consumes_every_route_queue(services: Services, workers, queues) -> None:

@@ -7,6 +7,7 @@ would stop answering after the fourth stalled body.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import Live, assembled, new_namespace, settings_for
-from support import LiveGateway, MessageFactory, write_config
+from support import LiveGateway, MessageFactory, ServerTurns, write_config
 
 from gateway import client
 from gateway.config import Settings
@@ -35,6 +36,7 @@ def slow_door(
     pki_dir: Path,
     messages: MessageFactory,
     schemas: Callable[[Settings], SchemaRegistry],
+    server_turns: ServerTurns,
 ) -> Iterator[Live]:
     """A gateway of this module's (one HTTP process of 4 threads, short deadlines), once it has served a first
     message: that compiles what each process compiles once, so later answers take their usual time."""
@@ -42,13 +44,15 @@ def slow_door(
     http = {"processes": 1, "threads": 4, "header_timeout_s": DEADLINE_S, "body_timeout_s": DEADLINE_S}
     config = write_config(directory / "config", pki_dir, new_namespace(), http=http)
     url = f"sqlite:///{directory / 'gateway.db'}"
-    with assembled(settings_for(config, url), schemas) as built:
-        gateway = LiveGateway(config, url, directory / "gateway.log").start()
-        try:
+    with contextlib.ExitStack() as running:
+        with server_turns.hold():  # a module-scoped fixture is set up and torn down outside the tests' turns
+            built = running.enter_context(assembled(settings_for(config, url), schemas))
+            gateway = LiveGateway(config, url, directory / "gateway.log").start()
+            running.callback(gateway.stop)
             client.post_http(gateway.url, messages.signed("ECOM_ORDER"))
-            yield Live(gateway, built.services, config)
-        finally:
-            gateway.stop()
+        yield Live(gateway, built.services, config)
+        with server_turns.hold():
+            running.close()
 
 
 def connect(gateway: Live) -> socket.socket:

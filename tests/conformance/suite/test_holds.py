@@ -3,14 +3,17 @@ that keeps slow connections open fails them, with the connections it kept counte
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
-from support import LiveGateway
+from conftest import running_gateway
+from support import Live, ServerTurns
 
 from conformance.suite.builder import Builder
 from conformance.suite.doors import HttpDoor
@@ -19,11 +22,13 @@ from conformance.suite.model import Hold
 from conformance.suite.results import Status
 from conformance.suite.runner import Runner
 from conformance.suite.verdict import ReceiptCheck
+from gateway.config import Settings
+from gateway.schemas.registry import SchemaRegistry
 from gateway.signing.trust import TrustStore
 
-from ..conftest import SLOW_CLIENT_DEADLINES, SuiteIdentities
+from ..conftest import SLOW_CLIENT_DEADLINES, SuiteIdentities, suite_sections
 
-pytestmark = [pytest.mark.integration, pytest.mark.stores("sqlite")]  # the door's reading does not touch the store
+pytestmark = pytest.mark.integration
 SLOW_CASES = ("transport.slow.stalled-bodies", "transport.slow.trickling-headers")
 
 
@@ -31,15 +36,36 @@ def runner_for(url: str, builder: Builder, suite_identities: SuiteIdentities) ->
     return Runner(HttpDoor(url), builder, ReceiptCheck(TrustStore.from_files([suite_identities.ca])))
 
 
+@pytest.fixture(scope="module")
+def gateway(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pki_dir: Path,
+    schemas: Callable[[Settings], SchemaRegistry],
+    suite_identities: SuiteIdentities,
+    server_turns: ServerTurns,
+) -> Iterator[Live]:
+    """One gateway for both cases (starting one takes seconds), on SQLite (the door's reading does not touch the store):
+    each case holds connections of its own, which the gateway closes at its deadlines, and its other requests are its own."""
+    with contextlib.ExitStack() as running:
+        with server_turns.hold():
+            live = running.enter_context(
+                running_gateway("sqlite", tmp_path_factory.mktemp("holds"), pki_dir, schemas, request, **suite_sections(suite_identities))
+            )
+        yield live
+        with server_turns.hold():
+            running.close()
+
+
 @pytest.mark.parametrize("case_id", SLOW_CASES)
 def test_our_gateway_closes_the_slow_connections_at_its_deadlines_and_serves_meanwhile(
-    case_id: str, own_gateway: LiveGateway, suite: Suite, builder: Builder, suite_identities: SuiteIdentities
+    case_id: str, gateway: Live, suite: Suite, builder: Builder, suite_identities: SuiteIdentities
 ) -> None:
     case = suite.select(only=[case_id])[0]
     assert case.hold is not None
     held_open, deadline = case.hold.connections, max(SLOW_CLIENT_DEADLINES.values())
 
-    result = runner_for(own_gateway.url, builder, suite_identities).run_case(case)
+    result = runner_for(gateway.url, builder, suite_identities).run_case(case)
 
     assert result.status is Status.PASSED, result.failure_message()
     _, held = result.steps
