@@ -122,10 +122,13 @@ class OutboxRelay:
     def _relay_feed(self, feed: Feed, cutoff: dt.datetime, limit: int) -> int:
         pending = feed.pending(cutoff, limit)
         outcomes = self.publisher.publish_many([feed.outgoing(item) for item in pending])
-        published = [item.pk for item, outcome in zip(pending, outcomes, strict=True) if outcome is Published.OK]
-        if refused := [item.message_id for item, outcome in zip(pending, outcomes, strict=True) if outcome is Published.REFUSED]:
-            # a route removed from the configuration?
-            log.error("outbox relay cannot route messages; they stay unpublished", feed=feed.name, message_ids=refused[:20], count=len(refused))
+        settled = list(zip(pending, outcomes, strict=True))
+        published = [item.pk for item, outcome in settled if outcome is Published.OK]
+        if refused := [item.message_id for item, outcome in settled if outcome is Published.REFUSED]:
+            log.error(  # a route removed from the configuration?
+                "outbox relay cannot route messages; they stay unpublished",
+                feed=feed.name, message_ids=refused[:20], count=len(refused),
+            )
         feed.mark_published(published, dt.datetime.now(dt.UTC))
         if published:
             metrics.RELAYED.inc(len(published))
