@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import metrics
+from gateway.batching import take_waiting
 from gateway.broker.confirming import ConfirmingPublisher
 from gateway.broker.publisher import Outgoing, Published, message_headers, message_properties
 from gateway.store.engine import retrying_once
@@ -120,7 +121,7 @@ class Forwarder:
             except queue.Empty:
                 self._note()
                 continue
-            batch, stopping = self._take_more(item)
+            batch, stopping = take_waiting(self._queue, item, self._batch, None)
             if batch:
                 self._forward(batch)
             if stopping:
@@ -128,21 +129,6 @@ class Forwarder:
                 return
             if self._taken >= self._batch or self._until_noting() == 0:
                 self._note()
-
-    def _take_more(self, first: Forwarded | None) -> tuple[list[Forwarded], bool]:
-        """`first` and whatever else is waiting, up to a batch; and whether the forwarder was closed."""
-        if first is None:
-            return [], True
-        batch = [first]
-        while len(batch) < self._batch:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                return batch, True
-            batch.append(more)
-        return batch, False
 
     def _until_noting(self) -> float | None:
         """How long the queue may be waited on before the confirmed messages are due to be noted."""

@@ -15,6 +15,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from gateway.batching import take_waiting
 from gateway.store.engine import retrying_once
 from gateway.store.messages import MessageStore, NewMessage, Recorded
 
@@ -45,20 +46,13 @@ class GroupCommitter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    self._queue.put(_STOP)
-                    break
-                batch.append(more)
-            self._commit(batch)  # type: ignore[arg-type]
+            batch, stopping = take_waiting(self._queue, self._queue.get(), self._max_batch, _STOP)
+            if batch:
+                self._commit(batch)
+            if stopping:
+                if self._queue.empty():
+                    return
+                self._queue.put(_STOP)  # what raced the close is still committed, before the stop
 
     def _commit(self, batch: list[tuple[NewMessage, dt.datetime, Future[Recorded]]]) -> None:
         try:
