@@ -135,3 +135,20 @@ def test_intake_answers_before_publishing_and_its_forwarder_queues_the_message(
     assert services.store.timeline(stored.pk)[-1].actor == "http"
     ((properties, body),) = queues.take_all(services.topology.route_queue("orders"), 1)
     assert body == stored.body and properties.message_id == outcome.message_id
+
+
+@pytest.mark.stores("sqlite")
+def test_a_store_that_cannot_note_the_confirms_leaves_the_messages_accepted_for_the_relay(
+    services: Services, pipeline: Pipeline, messages: MessageFactory, queues: Queues, make_forwarder
+) -> None:
+    stored = recorded_unpublished(pipeline, messages, 2)
+    with services.engine.begin() as connection:  # the history table gone: every move fails and rolls back
+        connection.exec_driver_sql("DROP TABLE message_history")
+    forwarder = make_forwarder()
+
+    for message in stored:
+        forwarder.forward(forwarded(services, message))
+
+    assert forwarder.flush()
+    assert [status(services, m) for m in stored] == [MessageStatus.ACCEPTED.value] * 2  # the relay sends them again
+    assert len(queues.take_all(services.topology.route_queue("orders"), 2)) == 2
