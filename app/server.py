@@ -39,6 +39,7 @@ from gateway.broker.connection import connect
 from gateway.config import Settings, load_settings
 from gateway.exceptions import ConfigurationError
 from gateway.services import Services
+from gateway.threads import start_thread
 
 ROLES: dict[str, tuple[str, ...]] = {
     "all": ("http", "amqp", "relay", "workers", "timers", "delivery", "console"),
@@ -71,7 +72,8 @@ def serve(config: str | None, role: str, bind: str | None) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    threading.Thread(target=RegistryWatcher(settings).run, args=(stopping,), name="registry-watcher", daemon=True).start()
+    watcher = RegistryWatcher(settings)
+    start_thread(lambda: watcher.run(stopping), "registry-watcher")
     exit_status = Supervisor(ROLES[role], spawn, settings.supervisor, STOP_TIMEOUT_S).run(stopping)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("gateway stopped")

@@ -12,6 +12,7 @@ from console import audit
 from console.app import create_app
 from console.context import Console
 from customs.timestamps import as_utc
+from gateway.threads import start_thread
 
 log = structlog.get_logger(__name__)
 SEAL_CHECK_S = 60.0  # how often the sealer looks whether a seal is due
@@ -35,8 +36,7 @@ class ConsoleServer:
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        sealer = threading.Thread(target=self.seal_when_due, name="audit-sealer", daemon=True)
-        sealer.start()
+        sealer = start_thread(self.seal_when_due, "audit-sealer")
         log.info("console listening", bind=self.console.services.settings.console.bind)
         try:
             self.server.run()

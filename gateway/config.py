@@ -39,7 +39,7 @@ class GatewayIdentity:
 class HttpSettings:
     bind: str = "127.0.0.1:8080"
     processes: int = 0  # 0: one per core
-    threads: int = 4  # per process: the threads that run the doors on complete requests
+    threads: int = 8  # per process: the threads that run the doors on complete requests
     max_body_bytes: int = 10 * 1024 * 1024
     timeout_s: int = 30
     # Slow clients (app/httpd): a request's headers must arrive within header_timeout_s; its body within

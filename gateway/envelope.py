@@ -102,12 +102,13 @@ def claimed_sender(root: etree._Element | None) -> PartyRef | None:
         return None
 
 
+_CONTENT_CHILDREN = etree.XPath("./e:Body/e:Content/*", namespaces={"e": ENVELOPE_NS})  # compiled once
+
+
 def content_element(root: etree._Element) -> etree._Element | None:
     """The payload element inside Body/Content, or None when there is not exactly one."""
-    children = root.xpath(
-        "./e:Body/e:Content/*", namespaces={"e": ENVELOPE_NS}
-    )
-    return children[0] if len(children) == 1 else None
+    children = _CONTENT_CHILDREN(root)
+    return children[0] if len(children) == 1 else None  # type: ignore[index,arg-type]
 
 
 def _party(element: etree._Element) -> PartyRef:

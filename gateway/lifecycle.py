@@ -59,6 +59,7 @@ from sqlalchemy import (
     update,
 )
 
+from gateway.store.prepared import Transaction
 from gateway.store.tables import message_history, messages, outbox
 
 REASON_LIMIT = 4000
@@ -154,7 +155,7 @@ Moment = dt.datetime | Column[dt.datetime]
 
 
 def entered(
-    tx: Connection, lifecycle: Lifecycle, pks: Sequence[int], *, actor: Actor, at: Moment, reason: str | None = None
+    tx: Transaction, lifecycle: Lifecycle, pks: Sequence[int], *, actor: Actor, at: Moment, reason: str | None = None
 ) -> None:
     """Write the first history row (none -> the initial state) of newly inserted messages.
 
@@ -167,7 +168,7 @@ def entered(
 
 
 def transition(
-    tx: Connection,
+    tx: Transaction,
     lifecycle: Lifecycle,
     pk: int,
     to: str,
@@ -182,7 +183,7 @@ def transition(
 
 
 def transition_many(
-    tx: Connection,
+    tx: Transaction,
     lifecycle: Lifecycle,
     pks: Iterable[int],
     to: str,
@@ -225,7 +226,7 @@ def transition_many(
 
 
 def _locked_by_source(
-    tx: Connection, lifecycle: Lifecycle, pks: list[int], sources: Sequence[str]
+    tx: Transaction, lifecycle: Lifecycle, pks: list[int], sources: Sequence[str]
 ) -> dict[str, list[int]]:
     """Those of `pks` in one of `sources`, by state, their rows locked until the transaction ends."""
     table = lifecycle.table
@@ -268,7 +269,7 @@ def _move_statement(lifecycle: Lifecycle, value_names: Sequence[str]) -> Update:
 
 
 def _record(
-    tx: Connection,
+    tx: Transaction,
     lifecycle: Lifecycle,
     pks: Sequence[int],
     from_status: str | None,

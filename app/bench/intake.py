@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, select
 from app.bench import bodies, load, wrk
 from app.bench.instance import bench_config, bench_store, remove_topology, require_keys
 from app.bench.load import LoadResult
-from app.bench.processes import LOAD, ProcessTable
+from app.bench.processes import HTTP, LOAD, ProcessTable
 from app.bench.soak import SoakFigures, print_soak, run_soak
 from app.process import GatewayProcess
 from app.wiring import assemble
@@ -72,6 +72,7 @@ class Figures:
     repeated: int
     cpu_ms_per_message: dict[str, float]  # role -> CPU ms per accepted message in the closed loop
     cpu_ms_per_message_total: float  # every role but the load generator
+    http_threads_cpu_ms_per_message: dict[str, float]  # the HTTP workers' CPU by thread role (processes.HTTP_THREAD_ROLES)
     accept_to_queued_p50_ms: float
     accept_to_queued_p99_ms: float
     queued_measured: int
@@ -99,7 +100,7 @@ def run_intake_bench(args: Namespace) -> int:
             processes = ProcessTable(gateway.process.pid)
             generator = "wrk" if use_wrk else "python"
             console.print(f"throughput: {args.clients} clients, closed loop, {args.seconds:.0f} s ({generator})")
-            throughput, cpu = _measured(processes, lambda: _closed_loop(gateway.url, closed, args, use_wrk))
+            throughput, cpu, threads = _measured(processes, lambda: _closed_loop(gateway.url, closed, args, use_wrk))
             console.print(f"latency: {args.rate:.0f} messages/s offered, {args.seconds:.0f} s")
             began = dt.datetime.now(dt.UTC)
             latency = load.drive(gateway.url, opened, args.clients, args.seconds, args.rate)
@@ -113,7 +114,7 @@ def run_intake_bench(args: Namespace) -> int:
         console.print("ceiling: the intake stages in-process, one core")
         ceiling, size = _ceiling(bench_settings)
         remove_topology(bench_settings)
-    figures = _figures(throughput, latency, args, ceiling, size, cpu, queued, generator, soak)
+    figures = _figures(throughput, latency, args, ceiling, size, cpu, threads, queued, generator, soak)
     if args.json:
         print(json.dumps(asdict(figures)))
     else:
@@ -127,13 +128,17 @@ def _use_wrk(choice: str) -> bool:
     return choice == "wrk" or (choice == "auto" and wrk.available())
 
 
-def _measured(processes: ProcessTable, phase: Callable[[], LoadResult]) -> tuple[LoadResult, dict[str, float]]:
-    """Run `phase`, and the CPU seconds each role spent meanwhile (the load generator's as waited-for children)."""
+def _measured(
+    processes: ProcessTable, phase: Callable[[], LoadResult]
+) -> tuple[LoadResult, dict[str, float], dict[str, float]]:
+    """Run `phase`; the CPU seconds each role spent meanwhile (the load generator's as waited-for children),
+    and those of the HTTP workers' threads by their role."""
     before, children_before = processes.sample(), _children_cpu_s()
     result = phase()
-    cpu = processes.sample().minus(before)
+    after = processes.sample()
+    cpu = after.minus(before)
     cpu[LOAD] = _children_cpu_s() - children_before
-    return result, cpu
+    return result, cpu, after.http_threads_minus(before)
 
 
 def _children_cpu_s() -> float:
@@ -188,7 +193,7 @@ def _ceiling(settings: Settings) -> tuple[float, int]:
 
 def _figures(
     throughput: LoadResult, latency: LoadResult, args: Namespace, ceiling: float, size: int,
-    cpu: dict[str, float], queued: list[float], generator: str, soak: SoakFigures | None,
+    cpu: dict[str, float], threads: dict[str, float], queued: list[float], generator: str, soak: SoakFigures | None,
 ) -> Figures:
     accepted = throughput.accepted / args.seconds
     return Figures(
@@ -208,6 +213,7 @@ def _figures(
         repeated=throughput.repeated,
         cpu_ms_per_message={role: _per_message_ms(seconds, throughput.accepted) for role, seconds in cpu.items()},
         cpu_ms_per_message_total=_per_message_ms(sum(cpu.values()) - cpu[LOAD], throughput.accepted),
+        http_threads_cpu_ms_per_message={role: _per_message_ms(s, throughput.accepted) for role, s in threads.items()},
         accept_to_queued_p50_ms=_percentile_ms(queued, 50),
         accept_to_queued_p99_ms=_percentile_ms(queued, 99),
         queued_measured=len(queued),
@@ -223,6 +229,16 @@ def _per_message_ms(seconds: float, accepted: int) -> float:
     return round(seconds * 1000 / accepted, 3) if accepted else float("nan")
 
 
+def _cpu_rows(figures: Figures) -> list[tuple[str, str]]:
+    """Per role, and under the HTTP workers, per thread role."""
+    rows = []
+    for role, ms in figures.cpu_ms_per_message.items():
+        rows.append((f"  {role}", f"{ms:.2f} ms"))
+        if role == HTTP:
+            rows += [(f"    {thread}", f"{ms:.2f} ms") for thread, ms in figures.http_threads_cpu_ms_per_message.items()]
+    return rows
+
+
 def _print(figures: Figures) -> None:
     table = Table(title="gateway bench intake", show_header=False)
     rows = [
@@ -234,7 +250,7 @@ def _print(figures: Figures) -> None:
         ("in-process ceiling (one core): parse+validate+verify+receipt", f"{figures.ceiling_per_s:.1f}/s"),
         ("ratio accepted / ceiling", f"{figures.ratio:.2f} (on {figures.cores} cores)"),
         ("CPU per accepted message, all but the load generator", f"{figures.cpu_ms_per_message_total:.2f} ms"),
-        *((f"  {role}", f"{ms:.2f} ms") for role, ms in figures.cpu_ms_per_message.items()),
+        *_cpu_rows(figures),
         ("message size (signed, RSA-2048)", f"{figures.message_bytes} bytes"),
         ("answers other than 200, and connection errors", str(figures.rejected)),
     ]

@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.exceptions import BodyIncomplete
+from gateway.threads import name_this_thread
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -46,7 +46,7 @@ class BufferingBridge:
     def __init__(self, wsgi_app: WsgiApp, limits: BodyLimits, threads: int) -> None:
         self.wsgi_app = wsgi_app
         self.limits = limits
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http", initializer=name_this_thread)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":  # the server runs with lifespan "off" and without websockets
@@ -68,23 +68,22 @@ class BufferingBridge:
             return b"", True, False  # the application refuses on the header alone
         chunks: list[bytes] = []
         received = 0
-        deadline = time.monotonic() + self.limits.body_timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return b"".join(chunks), False, False
-            try:
-                message = await asyncio.wait_for(receive(), remaining)
-            except TimeoutError:
-                return b"".join(chunks), False, False
-            if message["type"] == "http.disconnect":
-                return b"", False, True
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            received += len(chunk)
-            deadline += len(chunk) / self.limits.body_min_rate
-            if received > limit or not message.get("more_body", False):
-                return b"".join(chunks), True, False
+        expires = asyncio.get_running_loop().time() + self.limits.body_timeout_s
+        try:
+            async with asyncio.timeout_at(expires) as deadline:  # one timer for the whole body
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return b"", False, True
+                    chunk = message.get("body", b"")
+                    chunks.append(chunk)
+                    received += len(chunk)
+                    if received > limit or not message.get("more_body", False):
+                        return b"".join(chunks), True, False
+                    expires += len(chunk) / self.limits.body_min_rate
+                    deadline.reschedule(expires)
+        except TimeoutError:
+            return b"".join(chunks), False, False
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -32,6 +32,7 @@ from pika.spec import Basic, BasicProperties
 
 from gateway.broker.connection import DEFAULT_HEARTBEAT_S, parameters
 from gateway.broker.publisher import Outgoing, Published
+from gateway.threads import start_thread
 
 log = structlog.get_logger(__name__)
 _BROKEN_CHECK_S = 0.05
@@ -227,8 +228,7 @@ class ConfirmingPublisher:
         )
         link = _Link(connection)
         self._link = link
-        self._thread = threading.Thread(target=connection.ioloop.start, name=f"{self._name}-io", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(connection.ioloop.start, f"{self._name}-io", os_name="broker-io")
         return link
 
     def _fail(self, exc: BaseException) -> None:

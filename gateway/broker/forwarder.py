@@ -35,6 +35,7 @@ from gateway.broker.confirming import ConfirmingPublisher
 from gateway.broker.publisher import Outgoing, Published, message_headers, message_properties
 from gateway.store.engine import retrying_once
 from gateway.store.messages import MessageStore
+from gateway.threads import start_thread
 
 log = structlog.get_logger(__name__)
 
@@ -85,8 +86,7 @@ class Forwarder:
         self._settled = 0  # ... and those published and noted, or left to the relay
         self._progress = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._run, "forwarder")
 
     def forward(self, item: Forwarded) -> None:
         """Publish `item` soon; never blocks (what cannot be taken now is the relay's)."""

@@ -41,6 +41,7 @@ from gateway.outbound.outbox import OutboxEntry, carried, publish_outbound
 from gateway.outbound.proof import delivery_receipt
 from gateway.outbound.push import Pusher
 from gateway.services import Services
+from gateway.threads import name_this_thread
 
 log = structlog.get_logger(__name__)
 ACTOR = "delivery"  # in the outbound messages' history
@@ -53,7 +54,9 @@ class Delivery:
         self.pushers = pushers
         self.settings = services.settings.delivery
         self._delays = self.settings.retry_delays_ms()
-        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="delivery")
+        self._pool = ThreadPoolExecutor(
+            self.settings.threads, thread_name_prefix="delivery", initializer=name_this_thread
+        )
         # Touched by the connection's thread only; what was in flight when a connection ends is handed out again.
         self._in_flight: set[Future[None]] = set()
         self._loop = ConsumerLoop(services.settings.broker, services.topology, "delivery")

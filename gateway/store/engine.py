@@ -91,7 +91,7 @@ class SqliteWriteLock:
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, contextlib.AbstractContextManager[object]] = weakref.WeakKeyDictionary()
 
 
-def _write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
+def write_lock(engine: Engine) -> contextlib.AbstractContextManager[object]:
     lock = _WRITE_LOCKS.get(engine)
     if lock is None:
         database = engine.url.database
@@ -122,7 +122,7 @@ def retrying_once(operation: Callable[[], T]) -> T:
 @contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction: every write in the gateway goes through here (see `SqliteWriteLock`)."""
-    with _write_lock(engine), engine.begin() as connection:
+    with write_lock(engine), engine.begin() as connection:
         yield connection
 
 

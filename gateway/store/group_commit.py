@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
-import threading
 from concurrent.futures import Future
 
 from gateway.batching import take_waiting
 from gateway.store.engine import retrying_once
 from gateway.store.messages import MessageStore, NewMessage, Recorded
+from gateway.threads import start_thread
 
 _STOP = object()
 
@@ -28,8 +28,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._run, "group-commit")
 
     def record(self, new: NewMessage, received_at: dt.datetime) -> Recorded:
         """Record one message with whatever else is waiting; raises what the store raised."""

@@ -15,6 +15,7 @@ from gateway.envelope import Header
 from gateway.errors import Problem
 from gateway.lifecycle import INBOUND, MessageStatus, Step, entered, history, transition, transition_many
 from gateway.store.engine import writing
+from gateway.store.prepared import Transaction, raw_writing
 from gateway.store.tables import messages, purged_messages, rejections
 
 
@@ -150,9 +151,9 @@ class MessageStore:
         if not batch:
             return []
         rows = [new.row() | {"attempts": 0, "received_at": received_at} for new, received_at in batch]
-        with writing(self.engine) as connection:
-            result = connection.execute(self._insert_new, rows)
-            inserted = {(row.sender, row.message_id): row.id for row in result}
+        with raw_writing(self.engine) as connection:
+            result = connection.insert_returning(self._insert_new, rows)
+            inserted = {(sender, message_id): pk for pk, sender, message_id in result}
             purged = _purged(connection, inserted)  # received long ago, archived and purged since: not new
             # pop: a repeat within the batch is a resend of the first
             new_pks = [inserted.pop((new.sender, new.message_id), None) for new, _ in batch]
@@ -232,7 +233,7 @@ class MessageStore:
         if not any(pks for pks, _, _ in groups):
             return []
         moved: list[int] = []
-        with writing(self.engine) as connection:
+        with raw_writing(self.engine) as connection:
             for pks, at, actor in groups:
                 moved += transition_many(
                     connection, INBOUND, pks, MessageStatus.QUEUED, actor=actor, at=at,
@@ -364,8 +365,10 @@ _TOMBSTONES = select(
     purged_messages.c.message_id.in_(bindparam("ids", expanding=True)),
 )
 
+_DELETE_BY_ID = delete(messages).where(messages.c.id.in_(bindparam("pks", expanding=True)))
 
-def _purged(connection: Connection, inserted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Tombstone]:
+
+def _purged(connection: Transaction, inserted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Tombstone]:
     """The tombstones of the messages just inserted, whose rows are taken out again (the batch's transaction).
 
     Checked in the transaction that inserts, after the insert: a purge that removes the same (sender,
@@ -378,12 +381,12 @@ def _purged(connection: Connection, inserted: dict[tuple[str, str], int]) -> dic
         _TOMBSTONES, {"senders": list({sender for sender, _ in inserted}), "ids": [key[1] for key in inserted]}
     ).all()
     found = {
-        key: Tombstone(row.digest, row.receipt_digest, row.received_at, row.archive)
-        for row in rows
-        if (key := (row.sender, row.message_id)) in inserted
+        key: Tombstone(digest, receipt_digest, received_at, archive)
+        for sender, message_id, digest, receipt_digest, received_at, archive in rows
+        if (key := (sender, message_id)) in inserted
     }
     if found:
-        connection.execute(delete(messages).where(messages.c.id.in_([inserted.pop(key) for key in found])))
+        connection.execute(_DELETE_BY_ID, {"pks": [inserted.pop(key) for key in found]})
     return found
 
 

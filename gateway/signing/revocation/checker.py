@@ -21,6 +21,7 @@ from gateway.config import RevocationSettings
 from gateway.signing.revocation.crls import CrlStore
 from gateway.signing.revocation.ocsp import OcspClient
 from gateway.signing.revocation.policy import UNCHECKED, Policy, Source, Status, Verdict
+from gateway.threads import start_thread
 
 log = structlog.get_logger(__name__)
 _RANK = {Status.GOOD: 0, Status.UNCHECKED: 0, Status.UNKNOWN: 1, Status.REVOKED: 2}
@@ -84,8 +85,7 @@ class RevocationChecker:
                 return
             self.crls.load_cache()
             self.crls.refresh(files_only=True)  # local files at once, so the first message is checked with them
-            self._thread = threading.Thread(target=self._run, name="crl-refresh", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, "crl-refresh")
 
     def stop(self) -> None:
         self._stop.set()

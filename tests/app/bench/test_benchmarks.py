@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect
 
 from app.bench import bodies
 from app.bench.instance import bench_store
-from app.bench.processes import ROLES
+from app.bench.processes import HTTP_THREAD_ROLES, ROLES
 from app.cli.main import main
 from conformance import sample
 from gateway import xmlsafe
@@ -62,6 +62,10 @@ def test_bench_intake_prints_every_figure(config_path: Path, capsys: pytest.Capt
     assert set(figures["cpu_ms_per_message"]) == set(ROLES)
     assert figures["cpu_ms_per_message"]["http workers"] > 0
     assert figures["cpu_ms_per_message_total"] >= figures["cpu_ms_per_message"]["http workers"]
+    threads = figures["http_threads_cpu_ms_per_message"]
+    assert set(threads) == set(HTTP_THREAD_ROLES)
+    assert threads["request threads"] > 0 and threads["group commit"] > 0 and threads["forwarder"] > 0
+    assert sum(threads.values()) <= figures["cpu_ms_per_message"]["http workers"] * 1.01  # a part of theirs
     assert figures["queued_measured"] > 0 and 0 < figures["accept_to_queued_p50_ms"] <= figures["accept_to_queued_p99_ms"]
     assert figures["ceiling_per_s"] > 0 and figures["store"] == "sqlite"
 
