@@ -25,12 +25,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pika.exceptions
 from setproctitle import setproctitle
 import structlog
 
+from app.httpd.affinity import assign_core, pin_to_core
 from app.registry_reload import RegistryWatcher
 from app.supervisor import Supervisor
 from app.wiring import Assembly, assemble
@@ -145,8 +146,10 @@ def _component(name: str, assembly: Assembly) -> Component:
     return factories[name]()
 
 
-def _init_http_worker(settings: Settings) -> None:
+def _init_http_worker(settings: Settings, worker: Any) -> None:
     logs.configure(settings.log_format, settings.log_level, "http")
+    if settings.http.pin_to_core:
+        pin_to_core(worker.core)
     # A thread that returns from I/O (a commit, a broker confirm) waits for the GIL for up
     # to the switch interval while the other request threads compute; at the default 5 ms
     # that wait, repeated on every I/O call, dominated the request time (see README, Performance).
@@ -181,7 +184,8 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
                 "limit_request_line": 8190,
                 "proc_name": "gateway-http",
                 "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
-                "post_worker_init": lambda _worker: _init_http_worker(settings),
+                "pre_fork": assign_core,
+                "post_worker_init": lambda worker: _init_http_worker(settings, worker),
             }
             if "control_socket_disable" in self.cfg.settings:
                 # Newer gunicorn opens a control socket at one fixed path per user: two gateways

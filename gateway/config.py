@@ -49,6 +49,7 @@ class HttpSettings:
     body_min_rate: int = 32 * 1024
     max_connections: int = 1000  # per process; over it a request gets 503
     switch_interval_s: float = 0.0005  # the GIL switch interval in the HTTP workers
+    pin_to_core: bool = True  # each HTTP process keeps to a core of its own (app/httpd/affinity.py)
 
 
 @dataclass(frozen=True)

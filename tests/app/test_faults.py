@@ -68,6 +68,13 @@ def accepted_grows(load: Load, by: int = 5, timeout: float = 20.0) -> None:
     load.wait_for_accepted(since=time.monotonic(), count=by, timeout=timeout)
 
 
+def check_each_worker_keeps_a_core_of_its_own(workers: list[int]) -> None:
+    kept = [os.sched_getaffinity(pid) for pid in workers]
+    assert all(len(allowed) == 1 for allowed in kept), kept
+    if len(workers) <= len(os.sched_getaffinity(0)):
+        assert len(set.union(*kept)) == len(workers), kept
+
+
 def check_all_processed_once(assembly: Assembly, message_ids: list[str]) -> None:
     engine = assembly.services.engine
     handlers = len(assembly.routes.route_for("ECOM_ORDER", "01").handlers)  # type: ignore[union-attr]
@@ -93,8 +100,11 @@ def test_killing_any_one_component_loses_nothing_and_the_other_doors_keep_answer
     try:
         http_master = component_pids(own_gateway)["http"]
         (one_worker, *_) = children_of(http_master)
+        workers = len(children_of(http_master))
         os.kill(one_worker, signal.SIGKILL)  # gunicorn replaces its worker; the other worker serves meanwhile
         accepted_grows(load)
+        wait_until(lambda: len(children_of(http_master)) == workers and one_worker not in children_of(http_master), timeout=20)
+        check_each_worker_keeps_a_core_of_its_own(children_of(http_master))  # the replacement took the freed one
         for component in ("amqp", "relay", "workers", "timers", "delivery"):
             old = component_pids(own_gateway)[component]
             killed_at = time.monotonic()
