@@ -213,7 +213,7 @@ def _figures(
         repeated=throughput.repeated,
         cpu_ms_per_message={role: _per_message_ms(seconds, throughput.accepted) for role, seconds in cpu.items()},
         cpu_ms_per_message_total=_per_message_ms(sum(cpu.values()) - cpu[LOAD], throughput.accepted),
-        http_threads_cpu_ms_per_message={role: _per_message_ms(s, throughput.accepted) for role, s in threads.items()},
+        http_threads_cpu_ms_per_message={role: _per_message_ms(seconds, throughput.accepted) for role, seconds in threads.items()},
         accept_to_queued_p50_ms=_percentile_ms(queued, 50),
         accept_to_queued_p99_ms=_percentile_ms(queued, 99),
         queued_measured=len(queued),
@@ -235,7 +235,7 @@ def _cpu_rows(figures: Figures) -> list[tuple[str, str]]:
     for role, ms in figures.cpu_ms_per_message.items():
         rows.append((f"  {role}", f"{ms:.2f} ms"))
         if role == HTTP:
-            rows += [(f"    {thread}", f"{ms:.2f} ms") for thread, ms in figures.http_threads_cpu_ms_per_message.items()]
+            rows += [(f"    {thread}", f"{spent:.2f} ms") for thread, spent in figures.http_threads_cpu_ms_per_message.items()]
     return rows
 
 

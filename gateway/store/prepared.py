@@ -16,7 +16,7 @@ Only what those hot paths need is here: `execute` of one statement with one set 
 from __future__ import annotations
 
 import contextlib
-import weakref
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -85,12 +85,11 @@ class Result:
 
 
 class RawTransaction:
-    """A write transaction on one pooled DB-API connection; statements are compiled on first use."""
+    """A write transaction on one pooled DB-API connection; each statement is compiled on its first use."""
 
-    def __init__(self, cursor: Any, dialect: Dialect, cache: dict[tuple[ClauseElement, tuple[str, ...] | None], Compiled]) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
         self._dialect = dialect
-        self._cache = cache
 
     def execute(self, statement: ClauseElement, values: Mapping[str, Any] | None = None) -> Result:
         compiled = self._compiled(statement)
@@ -119,17 +118,12 @@ class RawTransaction:
         return Result(compiled.rows(returned))
 
     def _compiled(self, statement: ClauseElement, column_keys: tuple[str, ...] | None = None) -> Compiled:
-        key = (statement, column_keys)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            if len(self._cache) >= _CACHE_SIZE:  # a statement built per call would otherwise fill it
-                del self._cache[next(iter(self._cache))]
-            compiled = self._cache[key] = Compiled(statement, self._dialect, column_keys)
-        return compiled
+        return _compile(statement, self._dialect, column_keys)
 
 
-_CACHE_SIZE = 128  # statements per engine; the hot paths build theirs once
-_CACHES: weakref.WeakKeyDictionary[Engine, dict[tuple[ClauseElement, tuple[str, ...] | None], Compiled]] = weakref.WeakKeyDictionary()
+@functools.lru_cache(maxsize=128)  # the hot paths build their statements once: a handful per dialect
+def _compile(statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, ...] | None) -> Compiled:
+    return Compiled(statement, dialect, column_keys)
 
 
 @contextlib.contextmanager
@@ -139,7 +133,6 @@ def raw_writing(engine: Engine) -> Iterator[RawTransaction]:
     A DB-API error leaves as SQLAlchemy's DBAPIError, with `connection_invalidated` set when the
     connection was lost (the pooled connection is then discarded), as `retrying_once` expects.
     """
-    cache = _CACHES.setdefault(engine, {})
     dialect = engine.dialect
     with write_lock(engine):
         connection = cursor = None
@@ -148,7 +141,7 @@ def raw_writing(engine: Engine) -> Iterator[RawTransaction]:
             cursor = connection.cursor()
             if dialect.name == "sqlite":
                 cursor.execute("BEGIN")  # the driver's own transaction handling is off (engine.py)
-            yield RawTransaction(cursor, dialect, cache)
+            yield RawTransaction(cursor, dialect)
             connection.commit()
         except dialect.loaded_dbapi.Error as exc:
             lost = dialect.is_disconnect(exc, connection and connection.dbapi_connection, cursor)
