@@ -148,8 +148,9 @@ def _component(name: str, assembly: Assembly) -> Component:
 
 def _init_http_worker(settings: Settings, worker: Any) -> None:
     logs.configure(settings.log_format, settings.log_level, "http")
-    if settings.http.pin_to_core:
-        pin_to_core(worker.core)
+    core = getattr(worker, "core", None)  # see app/httpd/affinity.py
+    if settings.http.pin_to_core and core is not None:
+        pin_to_core(core)
     # A thread that returns from I/O (a commit, a broker confirm) waits for the GIL for up
     # to the switch interval while the other request threads compute; at the default 5 ms
     # that wait, repeated on every I/O call, dominated the request time (see README, Performance).

@@ -20,7 +20,9 @@ from typing import Any
 
 
 def assign_core(arbiter: Any, worker: Any) -> None:
-    """gunicorn's `pre_fork` hook (in the master): note on `worker` the core it will keep to."""
+    """gunicorn's `pre_fork` hook (in the master): note on `worker` the core it will keep to (Linux only)."""
+    if not hasattr(os, "sched_getaffinity"):  # elsewhere the scheduler alone decides
+        return
     cores = sorted(os.sched_getaffinity(0))
     taken = {getattr(living, "core", None) for living in arbiter.WORKERS.values()}
     worker.core = next((core for core in cores if core not in taken), cores[worker.age % len(cores)])

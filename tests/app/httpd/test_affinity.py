@@ -7,6 +7,8 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from app.httpd.affinity import assign_core
 
 CORES = sorted(os.sched_getaffinity(0))
@@ -61,3 +63,12 @@ def test_every_thread_keeps_to_the_core_those_started_before_and_after() -> None
     result = subprocess.run([sys.executable, "-c", PINNED, str(core)], capture_output=True, text=True, timeout=30, check=True)
 
     assert result.stdout.strip() == str([core])
+
+
+def test_where_the_system_cannot_pin_no_core_is_assigned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity")
+    worker = SimpleNamespace(age=1)
+
+    assign_core(arbiter_with(), worker)
+
+    assert not hasattr(worker, "core")
