@@ -148,8 +148,8 @@ def _component(name: str, assembly: Assembly) -> Component:
 
 def _init_http_worker(settings: Settings, worker: Any) -> None:
     logs.configure(settings.log_format, settings.log_level, "http")
-    core = getattr(worker, "core", None)  # see app/httpd/affinity.py
-    if settings.http.pin_to_core and core is not None:
+    core = getattr(worker, "core", None)  # given by assign_core when `[http] pin_to_core` (app/httpd/affinity.py)
+    if core is not None:
         pin_to_core(core)
     # A thread that returns from I/O (a commit, a broker confirm) waits for the GIL for up
     # to the switch interval while the other request threads compute; at the default 5 ms
@@ -185,9 +185,10 @@ def _run_http(config: str | None, settings: Settings, bind: str | None) -> None:
                 "limit_request_line": 8190,
                 "proc_name": "gateway-http",
                 "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
-                "pre_fork": assign_core,
                 "post_worker_init": lambda worker: _init_http_worker(settings, worker),
             }
+            if http.pin_to_core:
+                values["pre_fork"] = assign_core  # each new worker is given its core
             if "control_socket_disable" in self.cfg.settings:
                 # Newer gunicorn opens a control socket at one fixed path per user: two gateways
                 # on one host would fight over it, and the supervisor does its job anyway.
