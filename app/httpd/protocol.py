@@ -15,6 +15,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+_LINGER_S = 2.0  # how long a connection answered 408 is read (and dropped) before it is closed
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -27,12 +28,15 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
         self._partial_request = False
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_deadline()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # answered 408 and closing: dropped
         if self._awaiting_headers() and self._header_deadline is None:
             self._arm_header_deadline()  # the first byte of a request on a kept-alive connection
         super().data_received(data)
@@ -67,9 +71,17 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline = None
         if self.transport.is_closing() or not self._awaiting_headers():
             return
-        if self._partial_request:
-            self.transport.write(_REQUEST_TIMEOUT)
-        self.transport.close()
+        if not self._partial_request:
+            self.transport.close()
+            return
+        # A lingering close: the 408 and our FIN go out, and what the client still sends is read and dropped
+        # for a while. Closing at once would answer its next byte with a reset, which can destroy the 408
+        # before the client reads it.
+        self.transport.write(_REQUEST_TIMEOUT)
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_S, self.transport.close)
 
 
 def with_header_timeout(seconds: float) -> type[HeaderDeadlineProtocol]:
